@@ -1,0 +1,87 @@
+# pyops.webstack: one entry point for development, tests and the demo. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+CACHE := .cache
+COLLECTIONS := $(CURDIR)/$(CACHE)/collections
+# Scenarios run two at a time (2 cores); list them here in the order they should start.
+SCENARIOS ?= deploy_user
+JOBS ?= 2
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+export MOLECULE_NO_LOG := false
+
+.PHONY: help venv link engine images lint unit package molecule molecule-all converge verify destroy test demo clean clean-images
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create .venv from requirements-dev.txt
+
+link: ## Expose this checkout as ansible_collections/pyops/webstack (a symlink under .cache)
+	@mkdir -p $(COLLECTIONS)/ansible_collections/pyops
+	@ln -sfn ../../../.. $(COLLECTIONS)/ansible_collections/pyops/webstack
+
+engine: ## Make sure a Docker engine runs (installs docker.io as root on Debian)
+	@tests/harness/docker-engine.sh
+
+images: engine ## Build the Debian 12/13 systemd base images and the git server image (kept once built)
+	@tests/harness/images.sh 12 13
+	@tests/harness/gitserver-image.sh
+
+lint: venv link ## yamllint and ansible-lint (production profile)
+	yamllint --strict .
+	ansible-lint
+
+unit: venv link ## Unit tests: contracts of the roles, the harness, the reference app
+	pytest tests/unit
+
+package: venv ## Build the collection tarball, install it elsewhere and run it by its full names
+	tests/harness/package-check.sh
+
+molecule: venv link images ## Run one scenario: make molecule SCENARIO=deploy_user
+	@test -n "$(SCENARIO)" || { echo "usage: make molecule SCENARIO=<$(SCENARIOS)>"; exit 2; }
+	tests/harness/run-scenarios.sh 1 $(SCENARIO)
+
+molecule-all: venv link images
+	tests/harness/run-scenarios.sh $(JOBS) $(SCENARIOS)
+
+verify: venv link ## Run a converged scenario's tests as plain pytest: make verify SCENARIO=deploy_user
+	@test -n "$(SCENARIO)" || { echo "usage: make verify SCENARIO=<$(SCENARIOS)>"; exit 2; }
+	pytest -p no:cacheprovider --hosts=ansible://all \
+	  --ansible-inventory=$(CURDIR)/$(CACHE)/molecule/$(SCENARIO)/inventory molecule/$(SCENARIO)/tests
+
+converge: venv link images ## Create and converge one scenario, leaving it up: make converge SCENARIO=deploy_user
+	@test -n "$(SCENARIO)" || { echo "usage: make converge SCENARIO=<$(SCENARIOS)>"; exit 2; }
+	molecule converge -s $(SCENARIO)
+
+destroy: venv ## Destroy one scenario's containers: make destroy SCENARIO=deploy_user
+	molecule destroy -s $(SCENARIO)
+
+test: ## Everything CI runs: lint, unit, package, every molecule scenario
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint unit images; \
+	$(MAKE) --no-print-directory package molecule-all; \
+	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
+
+demo: venv link images ## A running estate in local containers (see README)
+	tests/harness/demo.sh
+
+clean: ## Remove test containers, networks, .cache (keeps .venv and images)
+	-docker ps -aq --filter label=pyops.webstack.scenario | xargs -r docker rm -f >/dev/null
+	-docker network ls -q --filter label=pyops.webstack.scenario | xargs -r docker network rm >/dev/null
+	rm -rf $(CACHE) .ansible .pytest_cache
+
+clean-images: ## Remove the built images too
+	-docker rmi pyops-webstack/gitserver:latest pyops-webstack/debian:12 pyops-webstack/debian:13

@@ -1,0 +1,84 @@
+"""The house rules every role keeps, so `ansible-doc -t role pyops.webstack.<role>` tells the truth."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
+
+
+def load(path):
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def role_ids():
+    return [role.name for role in ROLES]
+
+
+def test_there_are_roles():
+    assert ROLES, "no roles found under roles/"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_defaults_and_argument_specs_name_the_same_variables(role):
+    defaults = set(load(role / "defaults" / "main.yml"))
+    specs = set(load(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"])
+    assert defaults - specs == set(), "in defaults/main.yml but not in meta/argument_specs.yml"
+    assert specs - defaults == set(), "in meta/argument_specs.yml but not in defaults/main.yml"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_every_option_is_typed_and_described(role):
+    options = load(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    for name, spec in options.items():
+        assert spec.get("type"), f"{name} has no type"
+        assert spec.get("description"), f"{name} has no description"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_variables_carry_the_role_prefix(role):
+    public = load(role / "defaults" / "main.yml")
+    assert [k for k in public if not k.startswith(f"{role.name}_")] == []
+    private_file = role / "vars" / "main.yml"
+    if private_file.exists():
+        assert [k for k in load(private_file) if not k.startswith(f"__{role.name}_")] == []
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_every_default_has_a_comment_line(role):
+    lines = (role / "defaults" / "main.yml").read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if re.match(r"^[a-z_]+:", line):
+            assert number > 0 and lines[number - 1].startswith("# "), f"no comment above: {line}"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_roles_do_not_depend_on_each_other(role):
+    assert load(role / "meta" / "main.yml").get("dependencies") == []
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_main_tasks_import_tagged_task_files(role):
+    for entry in load(role / "tasks" / "main.yml"):
+        assert "ansible.builtin.import_tasks" in entry, entry.get("name")
+        assert role.name in entry.get("tags", []), entry.get("name")
+        assert (role / "tasks" / entry["ansible.builtin.import_tasks"]).exists()
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_templates_start_with_ansible_managed(role):
+    for template in (role / "templates").rglob("*.j2"):
+        first = template.read_text(encoding="utf-8").splitlines()[0]
+        assert first == "{{ ansible_managed | comment }}", template
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_readme_documents_every_variable(role):
+    readme = (role / "README.md").read_text(encoding="utf-8")
+    options = load(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    missing = [name for name in options if f"`{name}`" not in readme]
+    assert missing == []

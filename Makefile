@@ -7,7 +7,7 @@ VENV := .venv
 CACHE := .cache
 COLLECTIONS := $(CURDIR)/$(CACHE)/collections
 # Scenarios run two at a time (2 cores); list them here in the order they should start.
-SCENARIOS ?= deploy_user
+SCENARIOS ?= python_app deploy_user
 JOBS ?= 2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)

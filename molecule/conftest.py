@@ -14,7 +14,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import paramiko
 import pytest
 import yaml
 
@@ -38,8 +37,13 @@ def harness(request):
 
 
 @pytest.fixture(scope="session")
-def inventory(request):
-    return str(_ephemeral_dir(request.config) / "inventory")
+def ephemeral_dir(request):
+    return _ephemeral_dir(request.config)
+
+
+@pytest.fixture(scope="session")
+def inventory(ephemeral_dir):
+    return str(ephemeral_dir / "inventory")
 
 
 @pytest.fixture()
@@ -48,39 +52,23 @@ def address(host, harness):
     return harness["harness_addresses"][host.backend.get_hostname()]
 
 
-def ssh_login(address, username, *, key_file=None, password=None, command="id -un"):
-    """Log in over SSH as a user would and run one command; raise paramiko's error when refused."""
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    try:
-        client.connect(
-            address,
-            username=username,
-            key_filename=key_file,
-            password=password,
-            look_for_keys=False,
-            allow_agent=False,
-            timeout=10,
-            banner_timeout=10,
-            auth_timeout=10,
-        )
-        _, stdout, _ = client.exec_command(command, timeout=20)
-        return stdout.read().decode().strip()
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="session")
-def run_playbook(inventory):
-    """Run a playbook of the scenario against the live containers; return (rc, output)."""
+def run_playbook(inventory, ephemeral_dir):
+    """Run a playbook of the scenario against the live containers; return (rc, output).
 
-    def run(playbook, *, limit=None, extra_vars=None):
-        argv = ["ansible-playbook", "-i", inventory, str(playbook)]
+    It runs as molecule runs converge (the scenario's ansible.cfg and state folder), also under plain pytest.
+    """
+    env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral_dir))
+    if (ephemeral_dir / "ansible.cfg").exists():
+        env["ANSIBLE_CONFIG"] = str(ephemeral_dir / "ansible.cfg")
+
+    def run(playbook, *, limit=None, extra_vars=None, verbosity=0):
+        argv = ["ansible-playbook", "-i", inventory, str(playbook)] + (["-" + "v" * verbosity] if verbosity else [])
         if limit:
             argv += ["--limit", limit]
         if extra_vars:
             argv += ["--extra-vars", json.dumps(extra_vars)]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False, env=env)
         return result.returncode, result.stdout + result.stderr
 
     return run

@@ -6,7 +6,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from conftest import ssh_login
+from webstack_testing import ssh_login
 
 CONVERGE = Path(__file__).resolve().parent.parent / "converge.yml"
 SUDOERS = "/etc/sudoers.d/50-pyops-deploy"

@@ -1,0 +1,65 @@
+"""The first release, on both app servers: what is live, where, as whom, and what is kept private."""
+
+from app_state import ROOT, current_release, history, live_slot, live_version, slot_processes
+
+SECRET = "pyops-test-secret-7c1e9a"
+
+
+def test_first_release_is_live_on_one_colour(host):
+    assert live_version(host) == "1.0.0"
+    slot = live_slot(host)
+    other = "green" if slot == "blue" else "blue"
+    assert host.run(f"supervisorctl status webapp-{slot}").stdout.split()[1] == "RUNNING"
+    assert "RUNNING" not in host.run(f"supervisorctl status webapp-{other}").stdout
+
+
+def test_release_layout_and_metadata(host):
+    release = current_release(host)
+    assert release.endswith("-0aaa4ca6bf")  # time, then the commit of v1.0.0
+    meta = host.file(f"{ROOT}/releases/{release}/.webstack-release").content_string
+    assert '"version": "v1.0.0"' in meta
+    assert host.file(f"{ROOT}/releases/{release}/.webstack-status").content_string.strip() == "ready"
+    instance = host.file(f"{ROOT}/releases/{release}/instance")
+    assert instance.is_symlink and instance.linked_to == f"{ROOT}/shared/instance"
+    # The release command (createdb) ran: the SQLite file lives in shared/, outside any release.
+    assert host.file(f"{ROOT}/shared/instance/webapp.sqlite3").exists
+
+
+def test_every_app_process_runs_the_live_release_as_the_deploy_user(host):
+    release = f"{ROOT}/releases/{current_release(host)}"
+    pids = slot_processes(host, live_slot(host))
+    assert len(pids) >= 2  # a master and its workers
+    for pid in pids:
+        assert host.check_output(f"runuser -u deploy -- readlink /proc/{pid}/cwd") == release
+        assert host.check_output(f"ps -o user= -p {pid}") == "deploy"
+    # ...and from the release's own virtualenv.
+    cmdline = host.check_output(f"tr '\\0' ' ' < /proc/{pids[0]}/cmdline")
+    assert f"{release}/.venv/bin/" in cmdline
+
+
+def test_app_server_listens_on_no_network_port(host):
+    listeners = host.check_output("ss -Hltnp")
+    assert "gunicorn" not in listeners and "uwsgi" not in listeners
+    sock = host.file(f"{ROOT}/run/{live_slot(host)}.sock")
+    assert sock.is_socket and sock.mode & 0o007 == 0  # nobody outside the app's group
+    assert host.file(f"{ROOT}/run").mode == 0o750
+
+
+def test_secrets_live_only_in_the_env_file(host):
+    env = host.file(f"{ROOT}/shared/env")
+    assert (env.user, env.group, env.mode) == ("deploy", "deploy", 0o640)
+    assert f"SECRET_KEY={SECRET}" in env.content_string
+    assert host.run(f"grep -rl {SECRET} /etc/supervisor /srv/webapp/releases /srv/webapp/history.tsv").rc == 1
+
+
+def test_secret_value_appears_in_no_ansible_output(host, deploy):
+    # A run with -vv that rewrites the env file (a new secret) and switches: the value must not show.
+    rotated = SECRET + "-rotated"
+    rc, output = deploy("v1.0.0", verbosity=2, python_app_secrets={"SECRET_KEY": rotated})
+    assert rc == 0, output[-3000:]
+    assert rotated not in output and SECRET not in output
+    assert f"SECRET_KEY={rotated}" in host.file(f"{ROOT}/shared/env").content_string
+    # The changed environment went live through a switch, without a new release.
+    assert history(host)[-1][5] == "restarted"
+    rc, output = deploy("v1.0.0", python_app_secrets={"SECRET_KEY": SECRET})
+    assert rc == 0, output[-3000:]

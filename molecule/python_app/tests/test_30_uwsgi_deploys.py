@@ -1,0 +1,49 @@
+"""Deploys on the uWSGI host: a new version goes live through the uwsgi protocol socket, a broken one never."""
+
+import time
+
+import pytest
+import testinfra
+
+from app_state import ROOT, current_release, live_slot, live_version, probe, slot_processes
+
+
+
+@pytest.fixture(scope="module")
+def host(inventory):
+    """Only the app-uwsgi host (a module's testinfra_hosts would be overridden by --hosts)."""
+    return testinfra.get_host("ansible://app-uwsgi", ansible_inventory=inventory)
+
+
+def test_uwsgi_switches_to_the_new_release(host, deploy):
+    before = live_slot(host)
+    rc, output = deploy("v1.1.0")
+    assert rc == 0, output[-3000:]
+    assert live_version(host) == "1.1.0"
+    assert live_slot(host) != before
+    release = f"{ROOT}/releases/{current_release(host)}"
+    for pid in slot_processes(host, live_slot(host)):
+        assert host.check_output(f"runuser -u deploy -- readlink /proc/{pid}/cwd") == release
+    ini = host.file("/etc/webstack/webapp/uwsgi.ini").content_string
+    for setting in ("master = true", "processes = 4", "threads = 2", "die-on-term = true", "need-app = true"):
+        assert setting in ini
+
+
+def test_uwsgi_release_whose_health_fails_never_goes_live(host, deploy):
+    live, slot = current_release(host), live_slot(host)
+    rc, output = deploy("v1.3.0-broken-health", python_app_health_timeout=8)
+    assert rc != 0
+    assert (current_release(host), live_slot(host), live_version(host)) == (live, slot, "1.1.0")
+
+
+def test_uwsgi_kill_9_of_the_master_is_repaired(host):
+    slot = live_slot(host)
+    master = host.check_output(f"supervisorctl pid webapp-{slot}")
+    host.run(f"kill -9 {master}")
+    for _ in range(60):
+        now = host.run(f"supervisorctl pid webapp-{slot}").stdout.strip()
+        if now.isdigit() and now not in ("0", master) and probe(host)[0] == 0:
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"webapp-{slot} did not come back after kill -9")

@@ -1,0 +1,60 @@
+"""Helpers shared by the scenarios' tests (fixtures live in molecule/conftest.py)."""
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import paramiko
+
+
+def ssh_login(address, username, *, key_file=None, password=None, command="id -un"):
+    """Log in over SSH as a user would and run one command; raise paramiko's error when refused."""
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    try:
+        client.connect(
+            address,
+            username=username,
+            key_filename=key_file,
+            password=password,
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+            banner_timeout=10,
+            auth_timeout=10,
+        )
+        _, stdout, _ = client.exec_command(command, timeout=20)
+        return stdout.read().decode().strip()
+    finally:
+        client.close()
+
+
+LOADGEN = Path(__file__).resolve().parent / "shared" / "files" / "loadgen.py"
+
+
+class Load:
+    """The bounded load generator, running inside a container while the test does something else."""
+
+    def __init__(self, container, *args):
+        subprocess.run(["docker", "cp", str(LOADGEN), f"{container}:/usr/local/bin/loadgen"], check=True)
+        subprocess.run(["docker", "exec", container, "rm", "-f", "/tmp/loadgen.stop", "/tmp/loadgen.ready"], check=True)
+        self.container = container
+        self.process = subprocess.Popen(
+            ["docker", "exec", container, "python3", "/usr/local/bin/loadgen", "--stop-file=/tmp/loadgen.stop",
+             "--ready-file=/tmp/loadgen.ready", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(100):
+            if subprocess.run(["docker", "exec", container, "test", "-e", "/tmp/loadgen.ready"]).returncode == 0:
+                break
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+
+    def stop(self):
+        subprocess.run(["docker", "exec", self.container, "touch", "/tmp/loadgen.stop"], check=True)
+        out, err = self.process.communicate(timeout=180)
+        result = json.loads(out)
+        print(f"load on {self.container}: {json.dumps(result)}")
+        return result

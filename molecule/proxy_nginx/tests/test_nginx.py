@@ -1,0 +1,38 @@
+"""nginx in front of gunicorn and uWSGI, checked from outside the container as a client would see it."""
+
+from pathlib import Path
+
+import pytest
+
+from proxy_tests import *  # noqa: F401,F403  (the checks every front server must pass)
+
+
+@pytest.fixture()
+def proxy():
+    return {
+        "certificate": "/etc/ssl/webstack/webapp.crt",
+        "server_header": "nginx",
+        "site": "/etc/nginx/sites-available/webapp.conf",
+        "converge": Path(__file__).resolve().parent.parent / "converge.yml",
+        "extra_variable": "nginx_server_extra",
+        "broken_directive": "no_such_directive on;",
+        "refusal": 'unknown directive "no_such_directive"',
+        "check_command": "nginx -t",
+    }
+
+
+def test_rate_limit_answers_429_past_the_burst(get):
+    statuses = [get("/login").status_code for _ in range(25)]
+    assert statuses[0] == 404  # the app answers (it has no login page) while within the burst
+    assert statuses.count(429) > 0
+
+
+def test_maintenance_flag_serves_503_but_keeps_health(host, get):
+    host.run("touch /srv/webapp/shared/maintenance")
+    try:
+        page = get("/")
+        assert page.status_code == 503 and "Down for maintenance" in page.text
+        assert get("/healthz").status_code == 200
+    finally:
+        host.run("rm -f /srv/webapp/shared/maintenance")
+    assert get("/").status_code == 200

@@ -1,0 +1,137 @@
+"""Checks every front server must pass, from outside the container as a client sees it.
+
+A scenario's test module imports them (`from proxy_tests import *`) and defines the `proxy` fixture:
+certificate, server_header, site, converge, extra_variable, broken_directive, refusal, check_command.
+"""
+
+import socket
+import ssl
+import subprocess
+import uuid
+
+import pytest
+import requests
+
+
+@pytest.fixture()
+def cert(host, tmp_path, proxy):
+    """The site's self-signed certificate, trusted for this test only."""
+    path = tmp_path / "site.crt"
+    path.write_text(host.file(proxy["certificate"]).content_string)
+    return str(path)
+
+
+@pytest.fixture()
+def get(address, cert):
+    def fetch(path, **kwargs):
+        kwargs.setdefault("timeout", 10)
+        return requests.get(f"https://{address}{path}", verify=cert, **kwargs)
+
+    return fetch
+
+
+def app_log(host):
+    slot = host.file("/srv/webapp/run/live.sock").linked_to.rsplit("/", 1)[1].removesuffix(".sock")
+    return host.file(f"/var/log/supervisor/webapp-{slot}.log").content_string
+
+
+def test_app_answers_over_https_with_a_verified_certificate(get):
+    page = get("/")
+    assert page.status_code == 200 and '<span id="version">1.0.0</span>' in page.text
+    assert get("/healthz").json() == {"status": "ok", "version": "1.0.0"}
+
+
+def test_plain_http_redirects_to_https(address):
+    answer = requests.get(f"http://{address}/jobs/1?x=1", allow_redirects=False, timeout=10)
+    assert answer.status_code == 301
+    assert answer.headers["Location"] == f"https://{address}/jobs/1?x=1"
+
+
+def test_security_headers(get, proxy):
+    headers = get("/").headers
+    assert headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["Server"] == proxy["server_header"]  # no version
+
+
+def handshake(address, version):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # the client offers old versions; the server must refuse
+    context.minimum_version = context.maximum_version = version
+    with socket.create_connection((address, 443), timeout=10) as raw:
+        with context.wrap_socket(raw) as tls:
+            return tls.version()
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
+def test_old_tls_is_refused_by_the_server(address, version):
+    with pytest.raises(ssl.SSLError) as refused:
+        handshake(address, version)
+    # An alert from the server, not a client that would not even try.
+    assert "ALERT_PROTOCOL_VERSION" in str(refused.value) or "alert protocol version" in str(refused.value)
+
+
+@pytest.mark.parametrize("version, name", [(ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")])
+def test_tls_1_2_and_1_3_are_accepted(address, version, name):
+    assert handshake(address, version) == name
+
+
+def test_static_files_come_from_the_proxy_with_cache_headers_and_compression(host, get):
+    marker = uuid.uuid4().hex
+    static = get(f"/static/style.css?probe={marker}", headers={"Accept-Encoding": "gzip"})
+    assert static.status_code == 200 and "font-family" in static.text
+    assert static.headers["Cache-Control"] == "max-age=2592000"
+    assert static.headers["Content-Encoding"] == "gzip"
+    control = uuid.uuid4().hex
+    assert get(f"/?probe={control}").status_code == 200
+    log = app_log(host)
+    assert control in log  # the app's access log shows requests it gets...
+    assert marker not in log  # ...and it never got the static one
+
+
+def test_body_over_the_limit_gets_413(address, cert):
+    answer = requests.post(f"https://{address}/jobs", data=b"x" * (11 * 1024 * 1024), verify=cert, timeout=30)
+    assert answer.status_code == 413
+
+
+def test_app_sees_the_real_client_and_ignores_a_forged_forwarded_for(harness, get):
+    gateway = subprocess.run(
+        ["docker", "network", "inspect", harness["harness_network"], "--format",
+         "{{ (index .IPAM.Config 0).Gateway }}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    seen = get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"}).json()
+    assert seen["remote_addr"] == gateway  # this machine, as the container sees it
+    assert seen["scheme"] == "https"
+
+
+def test_only_the_proxy_listens_and_the_app_port_is_not_reachable(host, harness, address):
+    listeners = [line.split()[3] for line in host.check_output("ss -Hltn").splitlines()]
+    # Docker's own DNS resolver listens on 127.0.0.11 in every container; everything else is ours.
+    ports = {listener.rsplit(":", 1)[1] for listener in listeners if not listener.startswith("127.0.0.11:")}
+    assert ports == {"80", "443"}
+    probe = (
+        "import socket,sys\n"
+        "for port in (8000, 8080, 5000):\n"
+        "    s = socket.socket(); s.settimeout(3)\n"
+        f"    sys.exit(1) if s.connect_ex(('{address}', port)) == 0 else s.close()\n"
+    )
+    result = subprocess.run(["docker", "exec", harness["harness_git_container"], "python3", "-c", probe], check=False)
+    assert result.returncode == 0
+
+
+def test_broken_site_is_refused_and_the_old_one_keeps_serving(host, run_playbook, get, proxy):
+    before = host.file(proxy["site"]).content_string
+    rc, output = run_playbook(
+        proxy["converge"], limit=host.backend.get_hostname(), extra_vars={proxy["extra_variable"]: proxy["broken_directive"]}
+    )
+    assert rc != 0
+    assert proxy["refusal"] in output
+    assert host.file(proxy["site"]).content_string == before
+    assert get("/").status_code == 200
+    assert host.run(proxy["check_command"]).rc == 0

@@ -7,6 +7,8 @@ Versions, as tags (and `main` pointing at the newest good one):
   v1.0.0, v1.1.0, v2.0.0  good releases; each shows its version on / and /healthz
   v1.2.0-broken-tests     the app's own tests fail (a deploy must refuse it before anything changes)
   v1.3.0-broken-health    tests pass but /healthz answers 503 (the health-gated switch must refuse it)
+  v2.1.0-flaky-health     /healthz answers 200 once per instance folder, then 503: it passes the check on its
+                          own socket and fails the one after the switch (the switch must be undone)
 
 Commit dates are fixed, so the same fixture always gives the same commit ids.
 """
@@ -78,6 +80,17 @@ def main(dest):
         git(work, "checkout", "-q", "v1.1.0", "--", ".")
         git(work, "clean", "-qfd")
         release(work, "2.0.0", "v2.0.0", "webapp 2.0.0")
+
+        flaky = (
+            "    seen = os.path.join(current_app.instance_path, 'flaky-health-seen')\n"
+            "    first = not os.path.exists(seen)\n"
+            "    open(seen, 'a').close()\n"
+            "    healthy = _database_ok() and first  # healthy once, then failing\n"
+        )
+        views.write_text("import os\n" + good_views.replace(HEALTH_ANCHOR, flaky))
+        tests.write_text(tests.read_text().replace("def test_healthz_", "def skip_healthz_"))
+        release(work, "2.1.0", "v2.1.0-flaky-health", "webapp 2.1.0: healthy once, then failing")
+        git(work, "reset", "-q", "--hard", "v2.0.0")  # main stays on the newest good release
 
         if dest.exists():
             shutil.rmtree(dest)

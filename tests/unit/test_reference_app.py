@@ -67,7 +67,9 @@ def probe(python, work):
 
 def test_published_refs(repo):
     refs = subprocess.run(["git", "-C", str(repo), "tag"], capture_output=True, text=True, check=True).stdout.split()
-    assert set(refs) == {"v1.0.0", "v1.1.0", "v2.0.0", "v1.2.0-broken-tests", "v1.3.0-broken-health"}
+    assert set(refs) == {
+        "v1.0.0", "v1.1.0", "v2.0.0", "v1.2.0-broken-tests", "v1.3.0-broken-health", "v2.1.0-flaky-health"
+    }
 
 
 def test_commit_ids_are_reproducible(repo, tmp_path):
@@ -101,3 +103,29 @@ def test_broken_health_release_passes_tests_but_fails_health(app_python, repo, t
     seen = probe(app_python, work)
     assert seen["health"] == 503 and seen["body"]["version"] == "1.3.0"
     assert seen["index"] == 200
+
+
+def test_flaky_health_release_is_healthy_once_then_failing(app_python, repo, tmp_path):
+    work = checkout(repo, "v2.1.0-flaky-health", tmp_path)
+    assert app_tests(app_python, work).returncode == 0
+    script = (
+        "from webapp import create_app\n"
+        "from webapp.models import db\n"
+        "app = create_app('test')\n"
+        "with app.app_context():\n"
+        "    db.create_all()\n"
+        "client = app.test_client()\n"
+        "print(client.get('/healthz').status_code, client.get('/healthz').status_code)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(work), WEBAPP_INSTANCE_PATH=str(tmp_path / "instance"))
+    result = subprocess.run([app_python, "-c", script], cwd=work, env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["200", "503"]
+
+
+def test_main_points_at_the_newest_good_release(repo):
+    def commit(ref):
+        return subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", f"{ref}^{{commit}}"], capture_output=True, text=True, check=True
+        ).stdout
+
+    assert commit("main") == commit("v2.0.0")

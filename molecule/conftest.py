@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+# Plain asserts in the shared helper modules report their values too.
+pytest.register_assert_rewrite("proxy_tests", "webstack_testing", "app_state")
+
 
 def _ephemeral_dir(config):
     inventory = config.getoption("ansible_inventory", None)
@@ -58,7 +61,8 @@ def run_playbook(inventory, ephemeral_dir):
 
     It runs as molecule runs converge (the scenario's ansible.cfg and state folder), also under plain pytest.
     """
-    env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral_dir))
+    env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral_dir), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0")
     if (ephemeral_dir / "ansible.cfg").exists():
         env["ANSIBLE_CONFIG"] = str(ephemeral_dir / "ansible.cfg")
 

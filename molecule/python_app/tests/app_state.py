@@ -1,6 +1,7 @@
 """What is live on an app host: read from the outside, as an operator would."""
 
 import json
+import time
 
 ROOT = "/srv/webapp"
 
@@ -48,3 +49,15 @@ def slot_processes(host, slot):
     master = host.check_output(f"supervisorctl pid webapp-{slot}")
     assert master.isdigit() and master != "0", f"webapp-{slot} is not running"
     return [pid for pid in host.check_output(f"ps -e -o pid=,pgid= | awk '$2 == {master} {{print $1}}'").split()]
+
+
+def kill_master_and_wait_for_supervisor(host, slot, seconds=60):
+    """kill -9 the colour's master, then wait until supervisor has started a new one that answers healthy."""
+    master = host.check_output(f"supervisorctl pid webapp-{slot}")
+    host.run(f"kill -9 {master}")
+    for _ in range(seconds):
+        now = host.run(f"supervisorctl pid webapp-{slot}").stdout.strip()
+        if now.isdigit() and now not in ("0", master) and probe(host)[0] == 0:
+            return now
+        time.sleep(1)
+    raise AssertionError(f"webapp-{slot} did not come back after kill -9 of {master}")

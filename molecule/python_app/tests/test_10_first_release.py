@@ -63,3 +63,13 @@ def test_secret_value_appears_in_no_ansible_output(host, deploy):
     assert history(host)[-1][5] == "restarted"
     rc, output = deploy("v1.0.0", python_app_secrets={"SECRET_KEY": SECRET})
     assert rc == 0, output[-3000:]
+
+
+def test_supervisor_socket_is_for_root_and_the_deploy_group_only(host):
+    sock = host.file("/run/supervisor.sock")
+    assert (sock.user, sock.group, sock.mode) == ("root", "deploy", 0o770)
+    # The deploy user can talk to supervisor (rc 3: a stopped colour is "not running")...
+    assert "webapp-" in host.run("runuser -u deploy -- supervisorctl status").stdout
+    # ...any other user cannot.
+    refused = host.run("runuser -u nobody -- supervisorctl status")
+    assert refused.rc != 0 and "Permission denied" in refused.stdout + refused.stderr

@@ -5,7 +5,10 @@ import time
 import pytest
 import testinfra
 
-from app_state import ROOT, current_release, history, live_slot, live_version, probe, releases, slot_processes
+from app_state import (
+    ROOT, current_release, history, kill_master_and_wait_for_supervisor, live_slot, live_version, probe, releases,
+    slot_processes,
+)
 from webstack_testing import Load
 
 
@@ -78,6 +81,18 @@ def test_release_whose_health_fails_is_refused_and_never_goes_live(host, deploy)
     assert history(host)[-1][5].startswith("failed")
 
 
+def test_release_that_fails_after_the_switch_is_switched_back(host, deploy):
+    # v2.1.0-flaky-health answers its first health check (on its own socket), then fails through the live one.
+    live, slot = current_release(host), live_slot(host)
+    idle = "green" if slot == "blue" else "blue"
+    rc, output = deploy("v2.1.0-flaky-health")
+    assert rc != 0
+    assert "switched back" in output
+    assert (current_release(host), live_slot(host), live_version(host)) == (live, slot, "1.1.0")
+    assert "RUNNING" not in host.run(f"supervisorctl status webapp-{idle}").stdout
+    assert history(host)[-1][5] == "failed: Check the health path again through the live socket (switched back)"
+
+
 def test_a_held_lock_stops_a_second_deploy_and_names_its_owner(host, deploy):
     host.run(f"install -d -o deploy {ROOT}/deploy.lock && echo 'alice@laptop since 2026-11-21T08:00:00Z' > {ROOT}/deploy.lock/owner")
     try:
@@ -110,17 +125,23 @@ def test_gevent_and_tornado_workers_serve_the_health_path(host, deploy):
         assert probe(host, path="/")[0] == 0
 
 
-def test_kill_9_of_the_master_is_repaired_by_supervisor(host):
-    slot = live_slot(host)
-    master = host.check_output(f"supervisorctl pid webapp-{slot}")
-    host.run(f"kill -9 {master}")
-    for _ in range(60):
-        now = host.run(f"supervisorctl pid webapp-{slot}").stdout.strip()
-        if now.isdigit() and now not in ("0", master) and probe(host)[0] == 0:
+def test_refused_server_config_never_reaches_the_live_colour(host, deploy):
+    live, slot = current_release(host), live_slot(host)
+    rc, output = deploy("v1.1.0", gunicorn_extra_settings={"worker_class": '"no.such.Worker"'})
+    assert rc != 0 and "health path" in output
+    assert "no.such.Worker" in host.file("/etc/webstack/webapp/gunicorn.conf.py").content_string
+    # Supervisor restarts the live colour (as after a crash): it comes back with the config it was checked with.
+    host.run(f"supervisorctl restart webapp-{slot}")
+    for _ in range(30):
+        if probe(host)[0] == 0:
             break
         time.sleep(1)
-    else:
-        raise AssertionError(f"webapp-{slot} did not come back after kill -9")
+    assert (current_release(host), live_version(host)) == (live, "1.1.0")
+    assert "no.such.Worker" not in host.file(f"/etc/webstack/webapp/{slot}-gunicorn.conf.py").content_string
+
+
+def test_kill_9_of_the_master_is_repaired_by_supervisor(host):
+    kill_master_and_wait_for_supervisor(host, live_slot(host))
     assert live_version(host) == "1.1.0"
 
 
@@ -143,5 +164,7 @@ def test_release_history_tells_what_happened(host):
     first = rows[0]
     assert first[1] == "0aaa4ca6bf8f2ea7017a76109080bb70ee33dba7" and first[2] == "v1.0.0"
     assert all(len(row) == 6 and row[4] for row in rows)
-    # One line to read it: column -t
-    assert "v2.0.0" in host.check_output(f"column -t -s \"$(printf '\\t')\" {ROOT}/history.tsv")
+    # One command to read it, as a table.
+    table = host.check_output(f"{ROOT}/bin/webstack-history").splitlines()
+    assert table[0].split() == ["release", "commit", "version", "time", "by", "result"]
+    assert table[-1].split()[:3] == rows[-1][:3]

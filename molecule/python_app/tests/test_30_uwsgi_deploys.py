@@ -1,11 +1,9 @@
 """Deploys on the uWSGI host: a new version goes live through the uwsgi protocol socket, a broken one never."""
 
-import time
-
 import pytest
 import testinfra
 
-from app_state import ROOT, current_release, live_slot, live_version, probe, slot_processes
+from app_state import ROOT, current_release, kill_master_and_wait_for_supervisor, live_slot, live_version, slot_processes
 
 
 
@@ -37,13 +35,4 @@ def test_uwsgi_release_whose_health_fails_never_goes_live(host, deploy):
 
 
 def test_uwsgi_kill_9_of_the_master_is_repaired(host):
-    slot = live_slot(host)
-    master = host.check_output(f"supervisorctl pid webapp-{slot}")
-    host.run(f"kill -9 {master}")
-    for _ in range(60):
-        now = host.run(f"supervisorctl pid webapp-{slot}").stdout.strip()
-        if now.isdigit() and now not in ("0", master) and probe(host)[0] == 0:
-            break
-        time.sleep(1)
-    else:
-        raise AssertionError(f"webapp-{slot} did not come back after kill -9")
+    kill_master_and_wait_for_supervisor(host, live_slot(host))

@@ -7,7 +7,7 @@ VENV := .venv
 CACHE := .cache
 COLLECTIONS := $(CURDIR)/$(CACHE)/collections
 # Scenarios run two at a time (2 cores); list them here in the order they should start.
-SCENARIOS ?= python_app deploy_user
+SCENARIOS ?= python_app proxy_nginx proxy_apache deploy_user
 JOBS ?= 2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -16,7 +16,7 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 export MOLECULE_NO_LOG := false
 
-.PHONY: help venv link engine images lint unit package molecule molecule-all converge verify destroy test demo clean clean-images
+.PHONY: help venv link engine images lint unit package molecule molecule-all converge verify destroy test demo demo-deploy demo-destroy clean clean-images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,8 +75,14 @@ test: ## Everything CI runs: lint, unit, package, every molecule scenario
 	$(MAKE) --no-print-directory package molecule-all; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
-demo: venv link images ## A running estate in local containers (see README)
-	tests/harness/demo.sh
+demo: venv link images ## A running estate in local containers, ending with its URL and a working page
+	tests/harness/demo.sh up
+
+demo-deploy: venv link ## Ship the next version to the demo with no downtime (VERSION=v2.0.0)
+	tests/harness/demo.sh deploy $(or $(VERSION),v2.0.0)
+
+demo-destroy: venv ## Remove the demo
+	tests/harness/demo.sh destroy
 
 clean: ## Remove test containers, networks, .cache (keeps .venv and images)
 	-docker ps -aq --filter label=pyops.webstack.scenario | xargs -r docker rm -f >/dev/null

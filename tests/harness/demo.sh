@@ -15,7 +15,7 @@ prove() {
   echo
   echo "demo: $url (self-signed certificate; curl --cacert <(docker exec demo-web cat /etc/ssl/webstack/webapp.crt) $url)"
   echo "demo: GET / answers:"
-  curl -sS --fail --cacert "$cert" "$url" | sed -n 's/.*<p class="version">\(.*\)<\/p>.*/  \1/p; s/.*job(s) recorded.*/  &/p'
+  curl -sS --fail --cacert "$cert" "$url" | sed -n 's/.*<span id="version">\(.*\)<\/span>.*/  webapp version \1/p; s/^ *<p>\(.*job(s) recorded\.\)<\/p>/  \1/p'
   echo "demo: GET /healthz answers: $(curl -sS --fail --cacert "$cert" "${url}healthz")"
 }
 
@@ -29,7 +29,7 @@ case "${1:-up}" in
   deploy)
     version=${2:-v2.0.0}
     test -d "$state" || { echo "demo: no demo is running; make demo first" >&2; exit 1; }
-    molecule converge -s demo -- --extra-vars "demo_version=$version"
+    molecule converge -s demo -- --extra-vars "python_app_version=$version"
     prove
     ;;
   destroy)

@@ -1,12 +1,13 @@
-"""Helpers shared by every scenario's testinfra tests.
+"""Fixtures shared by every scenario's testinfra tests (helpers live in webstack_testing.py).
 
 The tests run under molecule's testinfra verifier, and just as well as plain pytest against a
 converged scenario (the verifier is not a single point of failure):
 
+    make converge SCENARIO=<scenario>
     pytest --hosts=ansible://all \
-        --ansible-inventory=$HOME/.cache/molecule/<project>/<scenario>/inventory molecule/<scenario>/tests
+        --ansible-inventory=.cache/molecule/<scenario>/inventory molecule/<scenario>/tests
 
-`make verify SCENARIO=<scenario>` runs exactly that.
+`make verify SCENARIO=<scenario>` runs exactly that (.cache/molecule/<scenario> points at molecule's state).
 """
 
 import json

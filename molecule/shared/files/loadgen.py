@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Bounded HTTP load generator for the tests: a unix socket, or a port on 127.0.0.1, and nothing else.
+"""Bounded HTTP load generator for the tests: a unix socket, or a port on 127.0.0.1 (HTTP or HTTPS), nothing else.
 
     loadgen.py --socket /srv/webapp/run/live.sock --requests 3000 --seconds 60 --concurrency 8 --path /healthz
 
@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 
@@ -34,6 +35,8 @@ def main():
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--socket")
     target.add_argument("--port", type=int, help="a port on 127.0.0.1")
+    parser.add_argument("--tls", action="store_true", help="HTTPS to --port (the test certificate is not checked)")
+    parser.add_argument("--host-header", default="localhost")
     parser.add_argument("--path", default="/healthz")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=60)
@@ -55,6 +58,9 @@ def main():
     def connection():
         if args.socket:
             return UnixHTTPConnection(args.socket, args.timeout)
+        if args.tls:
+            return http.client.HTTPSConnection("127.0.0.1", args.port, timeout=args.timeout,
+                                               context=ssl._create_unverified_context())
         return http.client.HTTPConnection("127.0.0.1", args.port, timeout=args.timeout)
 
     def worker():
@@ -72,7 +78,7 @@ def main():
                 time.sleep(due - time.monotonic())
             conn = connection()
             try:
-                conn.request("GET", args.path, headers={"Connection": "close"})
+                conn.request("GET", args.path, headers={"Connection": "close", "Host": args.host_header})
                 response = conn.getresponse()
                 body = response.read()
                 status = str(response.status)

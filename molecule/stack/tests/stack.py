@@ -1,0 +1,67 @@
+"""Helpers of the stack scenario's tests: requests through a web host's nginx, jobs, SQL on the database."""
+
+import json
+import time
+
+import testinfra
+
+WEB = ["stack-web1", "stack-web2"]
+WORKER = "stack-worker"
+DATA = "stack-data"
+ROOT = "/srv/webapp"
+CURL = "curl --silent --show-error --insecure --max-time 20"
+
+
+def get_host(inventory, name):
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
+
+
+def fetch(web, path):
+    """GET a path through the web host's nginx over HTTPS; (status, body)."""
+    out = web.check_output(f"{CURL} --write-out '\\n%{{http_code}}' https://localhost{path}")
+    body, _, status = out.rpartition("\n")
+    return int(status), body
+
+
+def health(web):
+    status, body = fetch(web, "/healthz")
+    assert status == 200, body
+    return json.loads(body)
+
+
+def post_job(web, key, delay=0.0):
+    out = web.check_output(
+        f"{CURL} -X POST -H 'Content-Type: application/json' "
+        f"--data '{json.dumps({'key': key, 'delay': delay})}' https://localhost/jobs"
+    )
+    return json.loads(out)
+
+
+def wait_for_job(web, job_id, seconds=120):
+    deadline = time.monotonic() + seconds
+    while True:
+        status, body = fetch(web, f"/jobs/{job_id}")
+        job = json.loads(body) if status == 200 else {}
+        if job.get("status") == "done" or time.monotonic() > deadline:
+            return job
+        time.sleep(1)
+
+
+def sql(data, query, database="webapp"):
+    """Run a query as postgres on the database host; the rows as lists of strings."""
+    out = data.check_output(f"runuser -u postgres -- psql -d {database} -AtF '|' -c {json.dumps(query)}")
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def live_release(host):
+    return host.check_output(f"basename $(readlink {ROOT}/current)")
+
+
+def worker_pids(worker):
+    """PIDs of the default worker's main process (the one supervisor started)."""
+    out = worker.check_output("supervisorctl pid webapp-celery-default")
+    return out.strip()
+
+
+def env_value(host, name):
+    return host.check_output(f"sh -c '. {ROOT}/shared/env; printf %s \"${name}\"'")

@@ -1,0 +1,124 @@
+"""The estate site.yml built: the page on both web hosts, a task round trip, and the services' security."""
+
+import json
+
+import pytest
+
+from stack import DATA, ROOT, WEB, WORKER, env_value, fetch, get_host, health, post_job, sql, wait_for_job
+
+
+@pytest.fixture(scope="module")
+def web1(inventory):
+    return get_host(inventory, WEB[0])
+
+
+@pytest.fixture(scope="module")
+def data(inventory):
+    return get_host(inventory, DATA)
+
+
+@pytest.mark.parametrize("name", WEB)
+def test_each_web_host_serves_the_app_through_nginx(inventory, name):
+    web = get_host(inventory, name)
+    status, body = fetch(web, "/")
+    assert status == 200
+    assert "1.0.0" in body
+    assert health(web) == {"status": "ok", "version": "1.0.0"}
+
+
+def test_web_and_worker_hosts_share_one_postgresql_database(inventory, data):
+    # DATABASE_URL and CELERY_BROKER_URL were derived from the inventory: every app host reaches the db host.
+    address = data.check_output("hostname -I").split()[0]
+    for name in WEB + [WORKER]:
+        host = get_host(inventory, name)
+        assert env_value(host, "DATABASE_URL").startswith("postgresql+psycopg://webapp:")
+        assert env_value(host, "DATABASE_URL").endswith(f"@{address}:5432/webapp")
+        assert env_value(host, "CELERY_BROKER_URL").endswith(f"@{address}:5672/webapp")
+    assert sql(data, "SELECT to_regclass('public.job')") == [["job"]]
+
+
+def test_a_task_posted_through_the_proxy_is_done_by_the_worker_host_through_the_broker(web1, data):
+    job = post_job(web1, "round-trip-1", delay=0.2)
+    done = wait_for_job(web1, job["id"])
+    assert done["status"] == "done", done
+    assert done["result"] == f"processed by {WORKER}"
+    assert sql(data, "SELECT status, runs FROM job WHERE key = 'round-trip-1'") == [["done", "1"]]
+
+
+def test_the_tasks_queue_is_durable(data):
+    out = data.check_output("rabbitmqctl --quiet list_queues -p webapp name durable")
+    assert ["webapp", "true"] in [line.split() for line in out.splitlines()]
+
+
+def test_guest_is_gone_and_cannot_log_in(data):
+    users = data.check_output("rabbitmqctl --quiet list_users")
+    assert "guest" not in users.split()
+    assert data.run("rabbitmqctl authenticate_user guest guest").rc != 0
+
+
+AMQP_CHECK = (
+    "import os, sys, kombu\n"
+    "url = os.environ['CELERY_BROKER_URL'].rsplit('/', 1)[0] + '/' + sys.argv[1]\n"
+    "try:\n"
+    "    kombu.Connection(url, connect_timeout=10).ensure_connection(max_retries=1)\n"
+    "    print('connected')\n"
+    "except Exception as error:\n"
+    "    print('refused', type(error).__name__, error)\n"
+)
+
+
+def run_in_release(host, code, *args):
+    host.check_output(f"cat > /tmp/check.py <<'PY'\n{code}PY")
+    return host.check_output(
+        f"runuser -u deploy -- sh -c 'set -a; . {ROOT}/shared/env; set +a; "
+        f"{ROOT}/current/.venv/bin/python /tmp/check.py {' '.join(args)}'"
+    )
+
+
+def test_the_app_user_can_use_its_vhost_and_no_other(web1, data):
+    data.check_output("rabbitmqctl --quiet add_vhost other-app")
+    try:
+        assert run_in_release(web1, AMQP_CHECK, "webapp") == "connected"
+        assert run_in_release(web1, AMQP_CHECK, "other-app").startswith("refused")
+    finally:
+        data.run("rabbitmqctl --quiet delete_vhost other-app")
+
+
+PG_CHECK = (
+    "import os, sys, psycopg\n"
+    "url = os.environ['DATABASE_URL'].replace('postgresql+psycopg://', 'postgresql://')\n"
+    "if sys.argv[1] == 'wrong':\n"
+    "    user, rest = url.split('://', 1)[1].split('@', 1)\n"
+    "    url = 'postgresql://' + user.split(':')[0] + ':wrong-password@' + rest\n"
+    "try:\n"
+    "    psycopg.connect(url, connect_timeout=10).execute('SELECT 1')\n"
+    "    print('connected')\n"
+    "except Exception as error:\n"
+    "    print('refused', str(error).strip().splitlines()[-1])\n"
+)
+
+
+def test_postgresql_takes_the_right_password_only(web1):
+    assert run_in_release(web1, PG_CHECK, "right") == "connected"
+    wrong = run_in_release(web1, PG_CHECK, "wrong")
+    assert wrong.startswith("refused") and "password authentication failed" in wrong
+
+
+def test_postgresql_refuses_a_host_that_is_not_an_app_host(data):
+    # From the database host to its own network address: a source that is not in the client list.
+    address = data.check_output("hostname -I").split()[0]
+    result = data.run(
+        f"PGPASSWORD={json.dumps('stack-pg-pass-0c9b7e')} psql -h {address} -U webapp -d webapp -c 'SELECT 1'"
+    )
+    assert result.rc != 0
+    assert "rejects connection" in result.stderr or "no pg_hba.conf entry" in result.stderr, result.stderr
+
+
+def test_the_broker_and_database_listen_on_the_private_network_only(data):
+    listening = data.check_output("ss -Hltn")
+    address = data.check_output("hostname -I").split()[0]
+    assert f"{address}:5672" in listening and "127.0.0.1:5672" in listening
+    assert "0.0.0.0:5672" not in listening and "*:5672" not in listening
+    assert f"{address}:5432" in listening
+    assert "0.0.0.0:5432" not in listening
+    assert "15672" not in listening  # no management plugin unless asked

@@ -1,0 +1,107 @@
+"""Background work is never lost: worker restarts, a killed worker, a restarted broker; backups restore."""
+
+import time
+
+import pytest
+
+from stack import DATA, WEB, WORKER, get_host, post_job, sql, wait_for_job, worker_pids
+
+
+@pytest.fixture(scope="module")
+def web1(inventory):
+    return get_host(inventory, WEB[0])
+
+
+@pytest.fixture(scope="module")
+def worker(inventory):
+    return get_host(inventory, WORKER)
+
+
+@pytest.fixture(scope="module")
+def data(inventory):
+    return get_host(inventory, DATA)
+
+
+ENQUEUE = (
+    "import json, ssl, sys, urllib.request\n"
+    "context = ssl._create_unverified_context()\n"
+    "for n in range(int(sys.argv[2])):\n"
+    "    body = json.dumps({'key': f'{sys.argv[1]}-{n}', 'delay': 0.2}).encode()\n"
+    "    request = urllib.request.Request('https://localhost/jobs', body, {'Content-Type': 'application/json'})\n"
+    "    assert urllib.request.urlopen(request, context=context).status == 202\n"
+)
+
+
+def counts(data, prefix):
+    rows = sql(data, f"SELECT count(*) FILTER (WHERE status = 'done'), coalesce(max(runs), 0), count(*) "
+                     f"FROM job WHERE key LIKE '{prefix}-%'")
+    done, max_runs, total = (int(value) for value in rows[0])
+    return done, max_runs, total
+
+
+def test_200_tasks_complete_exactly_once_across_a_worker_restart(web1, worker, data):
+    web1.check_output(f"cat > /tmp/enqueue.py <<'PY'\n{ENQUEUE}PY")
+    web1.check_output("python3 /tmp/enqueue.py restart 200")
+    # Restart the workers the way a deploy does (TERM: warm shutdown) while tasks are still queued.
+    deadline = time.monotonic() + 60
+    while counts(data, "restart")[0] < 20 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    before = worker_pids(worker)
+    worker.check_output("supervisorctl restart webapp-celery-default")
+    assert worker_pids(worker) != before
+    done_at_restart = counts(data, "restart")[0]
+    assert 0 < done_at_restart < 200, "the restart must happen while work is queued"
+    deadline = time.monotonic() + 240
+    while counts(data, "restart")[0] < 200 and time.monotonic() < deadline:
+        time.sleep(2)
+    done, max_runs, total = counts(data, "restart")
+    print(f"restart during work: {done_at_restart} done at the restart, {done}/{total} at the end, max runs {max_runs}")
+    assert (done, total, max_runs) == (200, 200, 1)
+
+
+def received(worker):
+    return worker.check_output("grep -c 'Task webapp.process_job\\[.*\\] received' "
+                               "/var/log/supervisor/webapp-celery-default.log || true")
+
+
+def test_a_task_whose_worker_is_killed_is_delivered_again_and_completes(web1, worker):
+    before = int(received(worker))
+    job = post_job(web1, "killed-1", delay=8)
+    deadline = time.monotonic() + 30
+    while int(received(worker)) == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1)
+    # kill -9 the whole worker (main process and pool children): no warm shutdown, no ack.
+    pid = worker_pids(worker)
+    worker.check_output(f"kill -9 -- -$(ps -o pgid= {pid} | tr -d ' ')")
+    assert wait_for_job(web1, job["id"], seconds=5)["status"] != "done"
+    done = wait_for_job(web1, job["id"], seconds=180)
+    assert done["status"] == "done", done
+    assert done["runs"] == 1
+    assert int(received(worker)) - before >= 2, "the task was not delivered a second time"
+    assert worker_pids(worker) != pid  # supervisor started the worker again by itself
+
+
+def test_workers_reconnect_after_the_broker_restarts(web1, worker, data):
+    pid = worker_pids(worker)
+    data.check_output("systemctl restart rabbitmq-server")
+    job = post_job(web1, "after-broker-restart", delay=0)
+    done = wait_for_job(web1, job["id"], seconds=180)
+    assert done["status"] == "done", done
+    assert worker_pids(worker) == pid  # reconnected, not restarted by hand
+
+
+def test_a_dump_restores_into_a_fresh_database_with_the_rows(data):
+    dump = data.check_output("systemctl start webstack-pg-backup.service && "
+                             "ls -1t /var/backups/postgresql/webapp-*.dump | head -n 1")
+    assert data.file("/var/backups/postgresql").mode == 0o700
+    data.run("runuser -u postgres -- dropdb --if-exists webapp_restored")
+    data.check_output(f"webstack-pg-restore {dump} webapp_restored")
+    try:
+        live = sql(data, "SELECT count(*) FROM job WHERE status = 'done'")
+        restored = sql(data, "SELECT count(*) FROM job WHERE status = 'done'", database="webapp_restored")
+        assert int(restored[0][0]) >= 200 and restored == live
+        owner = sql(data, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'webapp_restored'")
+        assert owner == [["webapp"]]
+    finally:
+        data.run("runuser -u postgres -- dropdb --if-exists webapp_restored")

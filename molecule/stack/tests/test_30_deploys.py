@@ -1,0 +1,106 @@
+"""deploy.yml and rollback.yml across the estate under load, a failing version stopping the rollout, and a
+second site.yml that restarts nothing."""
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from stack import ROOT, WEB, WORKER, get_host, health, live_release, post_job, wait_for_job, worker_pids
+from webstack_testing import Load
+
+SCENARIO = Path(__file__).resolve().parent.parent
+# About 150 requests a second through each web host's nginx (HTTPS), at most 30,000 requests or 300 s.
+LOAD = ["--port=443", "--tls", "--path=/healthz", "--requests=30000", "--seconds=300", "--concurrency=6",
+        "--rate=150"]
+
+
+@pytest.fixture(scope="module")
+def webs(inventory):
+    return [get_host(inventory, name) for name in WEB]
+
+
+@pytest.fixture(scope="module")
+def worker(inventory):
+    return get_host(inventory, WORKER)
+
+
+def under_load(webs, action, at_least=2):
+    """Run action while both web hosts get load; keep the load up for at least `at_least` seconds in all."""
+    started = time.monotonic()
+    loads = [Load(web.backend.get_hostname(), *LOAD) for web in webs]
+    rc, output = action()
+    time.sleep(max(2, at_least - (time.monotonic() - started)))
+    return rc, output, [load.stop() for load in loads]
+
+
+def assert_no_loss(results):
+    for result in results:
+        assert result["sent"] >= 1000, "too little load to say anything"
+        assert result["connection_errors"] == 0, result["first_errors"]
+        assert result["non_2xx"] == 0, result["statuses"]
+
+
+def worker_cwd(worker):
+    pid = worker_pids(worker)
+    return worker.check_output(f"runuser -u deploy -- readlink /proc/{pid}/cwd")
+
+
+def test_deploy_ships_a_new_version_everywhere_with_no_failed_request(webs, worker, run_playbook):
+    rc, output, results = under_load(
+        webs, lambda: run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.1.0"}),
+        at_least=80)
+    assert rc == 0, output[-4000:]
+    assert_no_loss(results)
+    print(f"deploy under load: {[r['sent'] for r in results]} requests, versions {[r['versions'] for r in results]}")
+    assert sum(r["sent"] for r in results) >= 20000
+    # The load spanned the switch on both hosts: each saw the old and the new version.
+    assert all(set(r["versions"]) == {"1.0.0", "1.1.0"} for r in results)
+    for web in webs:
+        assert health(web)["version"] == "1.1.0"
+    # The worker host switched too, and its worker was restarted warm onto the new release.
+    assert worker_cwd(worker) == f"{ROOT}/releases/{live_release(worker)}"
+    assert live_release(worker).endswith(live_release(webs[0])[-10:])
+    assert re.search(r"stack-web1 : ok=\d+ +changed=[1-9]", output)
+    job = post_job(webs[1], "after-deploy", delay=0)
+    assert wait_for_job(webs[1], job["id"])["status"] == "done"
+
+
+def test_a_version_failing_its_health_check_stops_after_the_first_web_host(webs, worker, run_playbook):
+    before = [live_release(web) for web in webs] + [live_release(worker)]
+    rc, output, results = under_load(
+        webs, lambda: run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.3.0-broken-health"}))
+    assert rc != 0
+    assert_no_loss(results)
+    # The first web host refused the release; the rollout stopped there: nothing else moved.
+    assert "stack-web1" in output and "health" in output.lower()
+    assert [live_release(web) for web in webs] + [live_release(worker)] == before
+    for web in webs:
+        assert health(web)["version"] == "1.1.0"
+
+
+def test_rollback_returns_every_host_to_the_previous_release_with_no_failed_request(webs, worker, run_playbook):
+    previous = [web.check_output(f"basename $(readlink {ROOT}/previous)") for web in webs]
+    rc, output, results = under_load(webs, lambda: run_playbook(SCENARIO / "rollback.yml"))
+    assert rc == 0, output[-4000:]
+    assert_no_loss(results)
+    assert [live_release(web) for web in webs] == previous
+    for web in webs:
+        assert health(web)["version"] == "1.0.0"
+    assert worker_cwd(worker) == f"{ROOT}/releases/{live_release(worker)}"
+    # Nothing was built again: the rollback switched to releases that existed.
+    assert "Export the commit into the release" not in output
+
+
+def test_site_again_on_a_built_estate_changes_and_restarts_nothing(webs, worker, run_playbook):
+    masters = [web.check_output("supervisorctl pid webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)")
+               for web in webs]
+    celery = worker_pids(worker)
+    rc, output = run_playbook(SCENARIO / "converge.yml")
+    assert rc == 0, output[-4000:]
+    recap = re.findall(r"^(stack-\S+) +: ok=\d+ +changed=(\d+)", output, re.MULTILINE)
+    assert len(recap) == 4 and all(changed == "0" for _, changed in recap), recap
+    assert [web.check_output("supervisorctl pid webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)")
+            for web in webs] == masters
+    assert worker_pids(worker) == celery

@@ -73,7 +73,9 @@ def test_a_task_whose_worker_is_killed_is_delivered_again_and_completes(web1, wo
     time.sleep(1)
     # kill -9 the whole worker (main process and pool children): no warm shutdown, no ack.
     pid = worker_pids(worker)
-    worker.check_output(f"kill -9 -- -$(ps -o pgid= {pid} | tr -d ' ')")
+    # The process group from /proc (the minimal image has no ps): field 5 of /proc/<pid>/stat.
+    pgid = worker.check_output(f"cut -d' ' -f5 /proc/{pid}/stat")
+    worker.check_output(f"kill -9 -- -{pgid}")
     assert wait_for_job(web1, job["id"], seconds=5)["status"] != "done"
     done = wait_for_job(web1, job["id"], seconds=180)
     assert done["status"] == "done", done

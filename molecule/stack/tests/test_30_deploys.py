@@ -62,7 +62,7 @@ def test_deploy_ships_a_new_version_everywhere_with_no_failed_request(webs, work
     # The worker host switched too, and its worker was restarted warm onto the new release.
     assert worker_cwd(worker) == f"{ROOT}/releases/{live_release(worker)}"
     assert live_release(worker).endswith(live_release(webs[0])[-10:])
-    assert re.search(r"stack-web1 : ok=\d+ +changed=[1-9]", output)
+    assert re.search(r"^stack-web1\s+: ok=\d+\s+changed=[1-9]", output, re.MULTILINE)
     job = post_job(webs[1], "after-deploy", delay=0)
     assert wait_for_job(webs[1], job["id"])["status"] == "done"
 
@@ -99,7 +99,7 @@ def test_site_again_on_a_built_estate_changes_and_restarts_nothing(webs, worker,
     celery = worker_pids(worker)
     rc, output = run_playbook(SCENARIO / "converge.yml")
     assert rc == 0, output[-4000:]
-    recap = re.findall(r"^(stack-\S+) +: ok=\d+ +changed=(\d+)", output, re.MULTILINE)
+    recap = re.findall(r"^(stack-\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.MULTILINE)
     assert len(recap) == 4 and all(changed == "0" for _, changed in recap), recap
     assert [web.check_output("supervisorctl pid webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)")
             for web in webs] == masters

@@ -4,17 +4,7 @@ import json
 
 import pytest
 
-from stack import DATA, ROOT, WEB, WORKER, env_value, fetch, get_host, health, post_job, sql, wait_for_job
-
-
-@pytest.fixture(scope="module")
-def web1(inventory):
-    return get_host(inventory, WEB[0])
-
-
-@pytest.fixture(scope="module")
-def data(inventory):
-    return get_host(inventory, DATA)
+from stack import ROOT, WEB, WORKER, env_value, fetch, get_host, health, post_job, sql, wait_for_job
 
 
 @pytest.mark.parametrize("name", WEB)

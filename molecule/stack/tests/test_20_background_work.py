@@ -2,24 +2,7 @@
 
 import time
 
-import pytest
-
-from stack import DATA, WEB, WORKER, get_host, post_job, sql, wait_for_job, worker_pids
-
-
-@pytest.fixture(scope="module")
-def web1(inventory):
-    return get_host(inventory, WEB[0])
-
-
-@pytest.fixture(scope="module")
-def worker(inventory):
-    return get_host(inventory, WORKER)
-
-
-@pytest.fixture(scope="module")
-def data(inventory):
-    return get_host(inventory, DATA)
+from stack import post_job, sql, wait_for_job, worker_pids
 
 
 ENQUEUE = (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stack import ROOT, WEB, WORKER, get_host, health, live_release, post_job, wait_for_job, worker_pids
+from stack import ROOT, WEB, get_host, health, live_release, post_job, wait_for_job, worker_pids
 from webstack_testing import Load
 
 SCENARIO = Path(__file__).resolve().parent.parent
@@ -19,11 +19,6 @@ LOAD = ["--port=443", "--tls", "--path=/healthz", "--requests=30000", "--seconds
 @pytest.fixture(scope="module")
 def webs(inventory):
     return [get_host(inventory, name) for name in WEB]
-
-
-@pytest.fixture(scope="module")
-def worker(inventory):
-    return get_host(inventory, WORKER)
 
 
 def under_load(webs, action, at_least=2):

@@ -1,0 +1,20 @@
+"""Fixtures of the stack scenario's tests: one testinfra host per container that several modules use."""
+
+import pytest
+
+from stack import DATA, WEB, WORKER, get_host
+
+
+@pytest.fixture(scope="module")
+def web1(inventory):
+    return get_host(inventory, WEB[0])
+
+
+@pytest.fixture(scope="module")
+def worker(inventory):
+    return get_host(inventory, WORKER)
+
+
+@pytest.fixture(scope="module")
+def data(inventory):
+    return get_host(inventory, DATA)

@@ -7,7 +7,7 @@ VENV := .venv
 CACHE := .cache
 COLLECTIONS := $(CURDIR)/$(CACHE)/collections
 # Scenarios run two at a time (2 cores); list them here in the order they should start.
-SCENARIOS ?= python_app proxy_nginx proxy_apache deploy_user
+SCENARIOS ?= python_app stack proxy_nginx proxy_apache deploy_user
 JOBS ?= 2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)

@@ -73,7 +73,7 @@ def run_playbook(inventory, ephemeral_dir):
             argv += ["--limit", limit]
         if extra_vars:
             argv += ["--extra-vars", json.dumps(extra_vars)]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False, env=env)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=1200, check=False, env=env)
         return result.returncode, result.stdout + result.stderr
 
     return run

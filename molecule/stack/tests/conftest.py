@@ -2,7 +2,7 @@
 
 import pytest
 
-from stack import DATA, WEB, WORKER, get_host
+from stack import DATA, LB, WEB, WORKER, get_host
 
 
 @pytest.fixture(scope="module")
@@ -18,3 +18,13 @@ def worker(inventory):
 @pytest.fixture(scope="module")
 def data(inventory):
     return get_host(inventory, DATA)
+
+
+@pytest.fixture(scope="module")
+def lb(inventory):
+    return get_host(inventory, LB)
+
+
+@pytest.fixture(scope="module")
+def webs(inventory):
+    return [get_host(inventory, name) for name in WEB]

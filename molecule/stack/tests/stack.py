@@ -5,6 +5,7 @@ import time
 
 import testinfra
 
+LB = "stack-lb"
 WEB = ["stack-web1", "stack-web2"]
 WORKER = "stack-worker"
 DATA = "stack-data"
@@ -61,6 +62,15 @@ def worker_pids(worker):
     """PIDs of the default worker's main process (the one supervisor started)."""
     out = worker.check_output("supervisorctl pid webapp-celery-default")
     return out.strip()
+
+
+def address(host):
+    return host.check_output("hostname -I").split()[0]
+
+
+def access_count(web):
+    """Requests this web host's nginx has logged so far."""
+    return int(web.check_output("cat /var/log/nginx/access.log | wc -l"))
 
 
 def env_value(host, name):

@@ -49,7 +49,7 @@ def received(worker):
 
 def test_a_task_whose_worker_is_killed_is_delivered_again_and_completes(web1, worker):
     before = int(received(worker))
-    job = post_job(web1, "killed-1", delay=8)
+    job = post_job(web1, f"killed-{time.time_ns()}", delay=8)
     deadline = time.monotonic() + 30
     while int(received(worker)) == before and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -58,7 +58,7 @@ def test_a_task_whose_worker_is_killed_is_delivered_again_and_completes(web1, wo
     pid = worker_pids(worker)
     # The process group from /proc (the minimal image has no ps): field 5 of /proc/<pid>/stat.
     pgid = worker.check_output(f"cut -d' ' -f5 /proc/{pid}/stat")
-    worker.check_output(f"kill -9 -- -{pgid}")
+    worker.check_output(f"bash -c 'kill -9 -- -{pgid}'")
     assert wait_for_job(web1, job["id"], seconds=5)["status"] != "done"
     done = wait_for_job(web1, job["id"], seconds=180)
     assert done["status"] == "done", done

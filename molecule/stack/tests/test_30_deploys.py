@@ -7,34 +7,49 @@ from pathlib import Path
 
 import pytest
 
-from stack import ROOT, WEB, get_host, health, live_release, post_job, wait_for_job, worker_pids
+from stack import LB, ROOT, health, live_release, post_job, wait_for_job, worker_pids
 from webstack_testing import Load
 
 SCENARIO = Path(__file__).resolve().parent.parent
-# About 150 requests a second through each web host's nginx (HTTPS), at most 30,000 requests or 300 s.
-LOAD = ["--port=443", "--tls", "--path=/healthz", "--requests=30000", "--seconds=300", "--concurrency=6",
-        "--rate=150"]
+# Inside the load balancer's container, to its own HTTPS port: about 300 requests a second, at most 360,000
+# requests or 1200 s (bounds only: the load stops when the playbook has finished).
+LOAD = ["--port=443", "--tls", "--path=/healthz", "--requests=360000", "--seconds=1200", "--concurrency=12",
+        "--rate=300"]
 
 
-@pytest.fixture(scope="module")
-def webs(inventory):
-    return [get_host(inventory, name) for name in WEB]
-
-
-def under_load(webs, action, at_least=2):
-    """Run action while both web hosts get load; keep the load up for at least `at_least` seconds in all."""
+def under_load(action, at_least=2):
+    """Run action while the load balancer gets load; keep the load up for at least `at_least` seconds in all."""
     started = time.monotonic()
-    loads = [Load(web.backend.get_hostname(), *LOAD) for web in webs]
+    load = Load(LB, *LOAD)
     rc, output = action()
     time.sleep(max(2, at_least - (time.monotonic() - started)))
-    return rc, output, [load.stop() for load in loads]
+    return rc, output, load.stop()
 
 
-def assert_no_loss(results):
-    for result in results:
-        assert result["sent"] >= 1000, "too little load to say anything"
-        assert result["connection_errors"] == 0, result["first_errors"]
-        assert result["non_2xx"] == 0, result["statuses"]
+def assert_no_loss(result):
+    assert result["sent"] >= 1000, "too little load to say anything"
+    assert result["connection_errors"] == 0, result["first_errors"]
+    assert result["non_2xx"] == 0, result["statuses"]
+
+
+def app_servers(webs, action):
+    for web in webs:
+        web.check_output(f"supervisorctl {action} webapp-$(basename $(readlink {ROOT}/run/live.sock) .sock)")
+
+
+def test_the_load_test_sees_loss_when_the_app_servers_restart_plainly(webs):
+    # The negative control: the same load while the app servers of both web hosts stop and start again (what a
+    # deploy without blue/green would do) must show failed requests, or the tests below could not see any.
+    def restart():
+        app_servers(webs, "stop")
+        app_servers(webs, "start")
+        return 0, ""
+
+    _, _, result = under_load(restart, at_least=10)
+    assert result["sent"] >= 1000
+    assert result["non_2xx"] + result["connection_errors"] > 0, result
+    for web in webs:
+        assert health(web)["version"] == "1.0.0"
 
 
 def worker_cwd(worker):
@@ -42,16 +57,18 @@ def worker_cwd(worker):
     return worker.check_output(f"runuser -u deploy -- readlink /proc/{pid}/cwd")
 
 
-def test_deploy_ships_a_new_version_everywhere_with_no_failed_request(webs, worker, run_playbook):
-    rc, output, results = under_load(
-        webs, lambda: run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.1.0"}),
-        at_least=80)
+def test_deploy_ships_a_new_version_everywhere_with_no_failed_request(lb, webs, worker, run_playbook):
+    rc, output, result = under_load(
+        lambda: run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.1.0"}), at_least=80)
     assert rc == 0, output[-4000:]
-    assert_no_loss(results)
-    print(f"deploy under load: {[r['sent'] for r in results]} requests, versions {[r['versions'] for r in results]}")
-    assert sum(r["sent"] for r in results) >= 20000
-    # The load spanned the switch on both hosts: each saw the old and the new version.
-    assert all(set(r["versions"]) == {"1.0.0", "1.1.0"} for r in results)
+    assert_no_loss(result)
+    print(f"deploy under load: {result['sent']} requests, versions {result['versions']}")
+    assert result["sent"] >= 20000
+    # The load spanned the rollout: it saw the old and the new version.
+    assert set(result["versions"]) == {"1.0.0", "1.1.0"}
+    # Each web host left the load balancer's rotation for its switch and came back.
+    assert len(re.findall(r"^changed: \[stack-web\d -> stack-lb\]", output, re.MULTILINE)) == 4, output[-4000:]
+    assert " down;" not in lb.check_output("cat /etc/nginx/sites-available/webapp.conf")
     for web in webs:
         assert health(web)["version"] == "1.1.0"
     # The worker host switched too, and its worker was restarted warm onto the new release.
@@ -64,10 +81,10 @@ def test_deploy_ships_a_new_version_everywhere_with_no_failed_request(webs, work
 
 def test_a_version_failing_its_health_check_stops_after_the_first_web_host(webs, worker, run_playbook):
     before = [live_release(web) for web in webs] + [live_release(worker)]
-    rc, output, results = under_load(
-        webs, lambda: run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.3.0-broken-health"}))
+    rc, output, result = under_load(
+        lambda: run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.3.0-broken-health"}))
     assert rc != 0
-    assert_no_loss(results)
+    assert_no_loss(result)
     # The first web host refused the release; the rollout stopped there: nothing else moved.
     assert "stack-web1" in output and "health" in output.lower()
     assert [live_release(web) for web in webs] + [live_release(worker)] == before
@@ -77,9 +94,9 @@ def test_a_version_failing_its_health_check_stops_after_the_first_web_host(webs,
 
 def test_rollback_returns_every_host_to_the_previous_release_with_no_failed_request(webs, worker, run_playbook):
     previous = [web.check_output(f"basename $(readlink {ROOT}/previous)") for web in webs]
-    rc, output, results = under_load(webs, lambda: run_playbook(SCENARIO / "rollback.yml"))
+    rc, output, result = under_load(lambda: run_playbook(SCENARIO / "rollback.yml"))
     assert rc == 0, output[-4000:]
-    assert_no_loss(results)
+    assert_no_loss(result)
     assert [live_release(web) for web in webs] == previous
     for web in webs:
         assert health(web)["version"] == "1.0.0"
@@ -95,7 +112,7 @@ def test_site_again_on_a_built_estate_changes_and_restarts_nothing(webs, worker,
     rc, output = run_playbook(SCENARIO / "converge.yml")
     assert rc == 0, output[-4000:]
     recap = re.findall(r"^(stack-\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.MULTILINE)
-    assert len(recap) == 4 and all(changed == "0" for _, changed in recap), recap
+    assert len(recap) == 5 and all(changed == "0" for _, changed in recap), recap
     assert [web.check_output("supervisorctl pid webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)")
             for web in webs] == masters
     assert worker_pids(worker) == celery

@@ -6,10 +6,10 @@ SHELL := /bin/bash
 VENV := .venv
 CACHE := .cache
 COLLECTIONS := $(CURDIR)/$(CACHE)/collections
-# Scenarios run three at a time (on 2 cores: most of their time is spent waiting on package downloads, container
-# boots and bounded load tests); the two longest, python_app and stack, start first.
-SCENARIOS ?= python_app stack proxy_nginx proxy_apache deploy_user
-JOBS ?= 3
+# Scenarios run two at a time (2 cores); list them here in the order they should start. `stack` is not in the
+# list yet: run it with `make molecule SCENARIO=stack` (see the README's Tests section for why).
+SCENARIOS ?= python_app proxy_nginx proxy_apache deploy_user
+JOBS ?= 2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)

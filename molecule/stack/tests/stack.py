@@ -58,6 +58,11 @@ def live_release(host):
     return host.check_output(f"basename $(readlink {ROOT}/current)")
 
 
+def app_server(web, action):
+    """supervisorctl ACTION on the web host's live colour (the program behind run/live.sock); its output."""
+    return web.check_output(f"supervisorctl {action} webapp-$(basename $(readlink {ROOT}/run/live.sock) .sock)")
+
+
 def worker_pids(worker):
     """PIDs of the default worker's main process (the one supervisor started)."""
     out = worker.check_output("supervisorctl pid webapp-celery-default")

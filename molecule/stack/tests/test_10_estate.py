@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from stack import ROOT, WEB, WORKER, env_value, fetch, get_host, health, post_job, sql, wait_for_job
+from stack import ROOT, WEB, WORKER, address, env_value, fetch, get_host, health, post_job, sql, wait_for_job
 
 
 @pytest.mark.parametrize("name", WEB)
@@ -18,12 +18,12 @@ def test_each_web_host_serves_the_app_through_nginx(inventory, name):
 
 def test_web_and_worker_hosts_share_one_postgresql_database(inventory, data):
     # DATABASE_URL and CELERY_BROKER_URL were derived from the inventory: every app host reaches the db host.
-    address = data.check_output("hostname -I").split()[0]
+    data_address = address(data)
     for name in WEB + [WORKER]:
         host = get_host(inventory, name)
         assert env_value(host, "DATABASE_URL").startswith("postgresql+psycopg://webapp:")
-        assert env_value(host, "DATABASE_URL").endswith(f"@{address}:5432/webapp")
-        assert env_value(host, "CELERY_BROKER_URL").endswith(f"@{address}:5672/webapp")
+        assert env_value(host, "DATABASE_URL").endswith(f"@{data_address}:5432/webapp")
+        assert env_value(host, "CELERY_BROKER_URL").endswith(f"@{data_address}:5672/webapp")
     assert sql(data, "SELECT to_regclass('public.job')") == [["job"]]
 
 
@@ -96,9 +96,9 @@ def test_postgresql_takes_the_right_password_only(web1):
 
 def test_postgresql_refuses_a_host_that_is_not_an_app_host(data):
     # From the database host to its own network address: a source that is not in the client list.
-    address = data.check_output("hostname -I").split()[0]
+    data_address = address(data)
     result = data.run(
-        f"PGPASSWORD={json.dumps('stack-pg-pass-0c9b7e')} psql -h {address} -U webapp -d webapp -c 'SELECT 1'"
+        f"PGPASSWORD={json.dumps('stack-pg-pass-0c9b7e')} psql -h {data_address} -U webapp -d webapp -c 'SELECT 1'"
     )
     assert result.rc != 0
     assert "rejects connection" in result.stderr or "no pg_hba.conf entry" in result.stderr, result.stderr
@@ -106,9 +106,9 @@ def test_postgresql_refuses_a_host_that_is_not_an_app_host(data):
 
 def test_the_broker_and_database_listen_on_the_private_network_only(data):
     listening = data.check_output("ss -Hltn")
-    address = data.check_output("hostname -I").split()[0]
-    assert f"{address}:5672" in listening and "127.0.0.1:5672" in listening
+    data_address = address(data)
+    assert f"{data_address}:5672" in listening and "127.0.0.1:5672" in listening
     assert "0.0.0.0:5672" not in listening and "*:5672" not in listening
-    assert f"{address}:5432" in listening
+    assert f"{data_address}:5432" in listening
     assert "0.0.0.0:5432" not in listening
     assert "15672" not in listening  # no management plugin unless asked

@@ -5,9 +5,7 @@ import re
 import time
 from pathlib import Path
 
-import pytest
-
-from stack import LB, ROOT, health, live_release, post_job, wait_for_job, worker_pids
+from stack import LB, ROOT, app_server, health, live_release, post_job, wait_for_job, worker_pids
 from webstack_testing import Load
 
 SCENARIO = Path(__file__).resolve().parent.parent
@@ -32,17 +30,13 @@ def assert_no_loss(result):
     assert result["non_2xx"] == 0, result["statuses"]
 
 
-def app_servers(webs, action):
-    for web in webs:
-        web.check_output(f"supervisorctl {action} webapp-$(basename $(readlink {ROOT}/run/live.sock) .sock)")
-
-
 def test_the_load_test_sees_loss_when_the_app_servers_restart_plainly(webs):
     # The negative control: the same load while the app servers of both web hosts stop and start again (what a
     # deploy without blue/green would do) must show failed requests, or the tests below could not see any.
     def restart():
-        app_servers(webs, "stop")
-        app_servers(webs, "start")
+        for action in ("stop", "start"):
+            for web in webs:
+                app_server(web, action)
         return 0, ""
 
     _, _, result = under_load(restart, at_least=10)
@@ -106,13 +100,11 @@ def test_rollback_returns_every_host_to_the_previous_release_with_no_failed_requ
 
 
 def test_site_again_on_a_built_estate_changes_and_restarts_nothing(webs, worker, run_playbook):
-    masters = [web.check_output("supervisorctl pid webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)")
-               for web in webs]
+    masters = [app_server(web, "pid") for web in webs]
     celery = worker_pids(worker)
     rc, output = run_playbook(SCENARIO / "converge.yml")
     assert rc == 0, output[-4000:]
     recap = re.findall(r"^(stack-\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.MULTILINE)
     assert len(recap) == 5 and all(changed == "0" for _, changed in recap), recap
-    assert [web.check_output("supervisorctl pid webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)")
-            for web in webs] == masters
+    assert [app_server(web, "pid") for web in webs] == masters
     assert worker_pids(worker) == celery

@@ -8,7 +8,7 @@ CACHE := .cache
 COLLECTIONS := $(CURDIR)/$(CACHE)/collections
 # Scenarios run two at a time (2 cores); list them here in the order they should start. `stack` is not in the
 # list yet: run it with `make molecule SCENARIO=stack` (see the README's Tests section for why).
-SCENARIOS ?= python_app proxy_nginx proxy_apache deploy_user
+SCENARIOS ?= python_app proxy_nginx proxy_apache deploy_user hardening
 JOBS ?= 2
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)

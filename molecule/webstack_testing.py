@@ -30,6 +30,17 @@ def ssh_login(address, username, *, key_file=None, password=None, command="id -u
         client.close()
 
 
+def openssh(address, username, *, key_file=None, options=(), command="id -un", timeout=60):
+    """Log in with this machine's OpenSSH client (it speaks the post-quantum key exchanges paramiko lacks)."""
+    argv = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", "-o", "IdentitiesOnly=yes",
+            "-o", "LogLevel=ERROR", *options]
+    if key_file:
+        argv += ["-i", str(key_file)]
+    return subprocess.run(argv + [f"{username}@{address}", command], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
 LOADGEN = Path(__file__).resolve().parent / "shared" / "files" / "loadgen.py"
 
 

@@ -73,6 +73,18 @@ def address(host):
     return host.check_output("hostname -I").split()[0]
 
 
+def connect(client, server, port):
+    """Open a TCP connection from client to server's address: "open", "refused" (nothing listens, or a reject) or
+    "dropped" (no answer within 5 s: a firewall threw the packets away)."""
+    rc = client.run(f"timeout 5 bash -c '</dev/tcp/{address(server)}/{port}'").rc
+    return {0: "open", 1: "refused", 124: "dropped"}.get(rc, f"rc {rc}")
+
+
+def listening(host, port):
+    """Whether a program on the host listens on this TCP port, on any address."""
+    return any(line.split()[3].rsplit(":", 1)[1] == str(port) for line in host.check_output("ss -Hltn").splitlines())
+
+
 def access_count(web):
     """Requests this web host's nginx has logged so far."""
     return int(web.check_output("cat /var/log/nginx/access.log | wc -l"))

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from stack import ROOT, WEB, WORKER, address, env_value, fetch, get_host, health, post_job, sql, wait_for_job
+from stack import (
+    ROOT, WEB, WORKER, address, connect, env_value, fetch, get_host, health, listening, post_job, sql, wait_for_job,
+)
 
 
 @pytest.mark.parametrize("name", WEB)
@@ -112,3 +114,20 @@ def test_the_broker_and_database_listen_on_the_private_network_only(data):
     assert f"{data_address}:5432" in listening
     assert "0.0.0.0:5432" not in listening
     assert "15672" not in listening  # no management plugin unless asked
+
+
+def test_each_firewall_opens_what_its_host_serves_and_only_to_whom_it_serves(lb, webs, worker, data):
+    # The broker and database ports are open to the app hosts, not to the load balancer.
+    for port in (5672, 5432):
+        assert connect(worker, data, port) == "open"
+        assert connect(webs[1], data, port) == "open"
+        assert connect(lb, data, port) == "dropped"
+    # RabbitMQ's Erlang ports (epmd and inter-node traffic) listen on every address, but no other host gets in.
+    for port in (4369, 25672):
+        assert listening(data, port), port
+        assert connect(worker, data, port) == "dropped"
+    # HTTPS is for everyone on the load balancer and the web hosts; the worker serves nothing.
+    assert connect(worker, lb, 443) == "open"
+    assert connect(lb, webs[0], 443) == "open"
+    assert listening(worker, 22) and connect(lb, worker, 22) == "open"
+    assert connect(lb, worker, 5555) == "dropped"

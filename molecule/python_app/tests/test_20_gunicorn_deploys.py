@@ -106,15 +106,6 @@ def test_a_held_lock_stops_a_second_deploy_and_names_its_owner(host, deploy):
         host.run(f"rm -rf {ROOT}/deploy.lock")
 
 
-def test_same_version_again_changes_nothing(host, deploy):
-    before = releases(host)
-    rc, output = deploy("v1.1.0")
-    assert rc == 0, output[-3000:]
-    recap = [line for line in output.splitlines() if line.startswith("app-gunicorn") and "changed=" in line][-1]
-    assert "changed=0" in recap, recap
-    assert releases(host) == before
-
-
 def test_gevent_and_tornado_workers_serve_the_health_path(host, deploy):
     for worker_class, package in (("gevent", "gevent"), ("tornado", "tornado")):
         rc, output = deploy("v1.1.0", gunicorn_worker_class=worker_class)
@@ -128,7 +119,9 @@ def test_gevent_and_tornado_workers_serve_the_health_path(host, deploy):
 
 def test_refused_server_config_never_reaches_the_live_colour(host, deploy):
     live, slot = current_release(host), live_slot(host)
-    rc, output = deploy("v1.1.0", gunicorn_extra_settings={"worker_class": '"no.such.Worker"'})
+    # The master cannot start: a short health timeout is enough to see it refused.
+    rc, output = deploy(
+        "v1.1.0", gunicorn_extra_settings={"worker_class": '"no.such.Worker"'}, python_app_health_timeout=8)
     assert rc != 0 and "health path" in output
     assert "no.such.Worker" in host.file("/etc/webstack/webapp/gunicorn.conf.py").content_string
     # Supervisor restarts the live colour (as after a crash): it comes back with the config it was checked with.

@@ -44,10 +44,14 @@ def test_the_tasks_queue_is_durable(data):
     assert ["webapp", "true"] in [line.split() for line in out.splitlines()]
 
 
+def authenticates(data, user, password):
+    return data.run(f"rabbitmqctl --quiet authenticate_user {user} {json.dumps(password)}").rc == 0
+
+
 def test_guest_is_gone_and_cannot_log_in(data):
     users = data.check_output("rabbitmqctl --quiet list_users")
     assert "guest" not in users.split()
-    assert data.run("rabbitmqctl authenticate_user guest guest").rc != 0
+    assert not authenticates(data, "guest", "guest")
 
 
 AMQP_CHECK = (
@@ -92,26 +96,22 @@ PG_CHECK = (
 )
 
 
-def authenticates(data, password):
-    return data.run(f"rabbitmqctl --quiet authenticate_user webapp {json.dumps(password)}").rc == 0
-
-
 def test_a_new_broker_password_replaces_the_old_one(data, run_playbook):
     # community.rabbitmq's rabbitmq_user does not reliably change an existing user's password; the role checks
     # and changes it itself. Rotate to a new password, then back to the inventory's.
     playbook = Path(__file__).resolve().parent.parent / "rotate-broker-password.yml"
     old, new = "stack-mq-pass-5a2d8f", "stack-mq-rotated-7c3e91"
-    assert authenticates(data, old) and not authenticates(data, new)
+    assert authenticates(data, "webapp", old) and not authenticates(data, "webapp", new)
     try:
         rc, output = run_playbook(playbook, extra_vars={"rabbitmq_app_password": new})
         assert rc == 0, output[-3000:]
         assert re.search(r"^stack-data\s+: ok=\d+\s+changed=[1-9]", output, re.MULTILINE), output[-3000:]
         assert new not in output
-        assert authenticates(data, new) and not authenticates(data, old)
+        assert authenticates(data, "webapp", new) and not authenticates(data, "webapp", old)
     finally:
         rc, output = run_playbook(playbook, extra_vars={"rabbitmq_app_password": old})
     assert rc == 0, output[-3000:]
-    assert authenticates(data, old) and not authenticates(data, new)
+    assert authenticates(data, "webapp", old) and not authenticates(data, "webapp", new)
 
 
 def test_postgresql_takes_the_right_password_only(web1):
@@ -131,13 +131,13 @@ def test_postgresql_refuses_a_host_that_is_not_an_app_host(data):
 
 
 def test_the_broker_and_database_listen_on_the_private_network_only(data):
-    listening = data.check_output("ss -Hltn")
+    sockets = data.check_output("ss -Hltn")
     data_address = address(data)
-    assert f"{data_address}:5672" in listening and "127.0.0.1:5672" in listening
-    assert "0.0.0.0:5672" not in listening and "*:5672" not in listening
-    assert f"{data_address}:5432" in listening
-    assert "0.0.0.0:5432" not in listening
-    assert "15672" not in listening  # no management plugin unless asked
+    assert f"{data_address}:5672" in sockets and "127.0.0.1:5672" in sockets
+    assert "0.0.0.0:5672" not in sockets and "*:5672" not in sockets
+    assert f"{data_address}:5432" in sockets
+    assert "0.0.0.0:5432" not in sockets
+    assert "15672" not in sockets  # no management plugin unless asked
 
 
 def test_each_firewall_opens_what_its_host_serves_and_only_to_whom_it_serves(lb, webs, worker, data):

@@ -51,6 +51,8 @@ def main():
     statuses = collections.Counter()
     versions = collections.Counter()
     errors = []
+    # (seconds into the run when the request left, milliseconds until its answer or error)
+    latencies = []
     remaining = [args.requests]
     started = time.monotonic()
     deadline = started + args.seconds
@@ -77,6 +79,7 @@ def main():
             if args.rate and due > time.monotonic():
                 time.sleep(due - time.monotonic())
             conn = connection()
+            sent_at = time.monotonic()
             try:
                 conn.request("GET", args.path, headers={"Connection": "close", "Host": args.host_header})
                 response = conn.getresponse()
@@ -93,7 +96,9 @@ def main():
                         errors.append(f"{type(error).__name__}: {error}")
             finally:
                 conn.close()
+            took = (time.monotonic() - sent_at) * 1000
             with lock:
+                latencies.append((round(sent_at - started, 2), round(took, 1)))
                 statuses[status] += 1
                 if version:
                     versions[version] += 1
@@ -107,6 +112,11 @@ def main():
         thread.join()
     sent = sum(statuses.values())
     ok = sum(count for status, count in statuses.items() if status.startswith("2"))
+    ordered = sorted(took for _, took in latencies)
+
+    def percentile(share):
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else None
+
     print(json.dumps({
         "sent": sent,
         "ok": ok,
@@ -116,6 +126,8 @@ def main():
         "versions": dict(versions),
         "seconds": round(time.monotonic() - started, 2),
         "first_errors": errors,
+        "latency_ms": {"p50": percentile(0.50), "p99": percentile(0.99), "max": ordered[-1] if ordered else None},
+        "slowest": [{"at_s": at, "ms": took} for at, took in sorted(latencies, key=lambda item: -item[1])[:5]],
     }))
 
 

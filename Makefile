@@ -18,7 +18,7 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 export MOLECULE_NO_LOG := false
 
-.PHONY: help venv link engine images lint unit package molecule molecule-all converge verify destroy test demo demo-deploy demo-destroy clean clean-images
+.PHONY: help venv link engine images lint unit package molecule molecule-all converge verify destroy test bench demo demo-deploy demo-destroy clean clean-images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,13 @@ test: ## Everything CI runs: lint, unit, package, every molecule scenario
 	$(MAKE) --no-print-directory lint unit images; \
 	$(MAKE) --no-print-directory package molecule-all; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
+
+$(VENV)/.bench-installed: $(VENV)/.installed tests/bench/requirements.txt
+	$(VENV)/bin/pip install --quiet -r tests/bench/requirements.txt
+	touch $@
+
+bench: venv link images $(VENV)/.bench-installed ## Measure converge, deploy, serving, hardening: bench/report.md
+	tests/bench/bench.py
 
 demo: venv link images ## A running estate in local containers, ending with its URL and a working page
 	tests/harness/demo.sh up

@@ -1,0 +1,622 @@
+#!/usr/bin/env python3
+"""`make bench`: measure the estate of the stack scenario and write bench/report.md, bench/results.json and plots.
+
+    tests/bench/bench.py [--keep] [--only converge,deploy,serving,hardening]
+
+Benchmarks are not tests: nothing here passes or fails on a figure. A step that breaks is reported as broken
+(with its error) and the run goes on with the next. Load only ever goes to the project's own containers, from
+inside the load balancer's container to its own 127.0.0.1, bounded in count and time.
+
+Figures, all on the five containers of molecule/stack (lb, web1 Debian 12, web2 Debian 13, worker, data):
+1. converge: a fresh site.yml, time per role; the second (idempotent) run with ansible's defaults, with fact
+   caching, and with Mitogen's strategy;
+2. deploy: deploy.yml of a new version split into build, tests, release commands and switches; uv against pip
+   for the release virtualenv, in the deploy and on its own with cold and warm caches;
+3. serving: requests/s and latency through the load balancer for `/`, a static file and the health path,
+   against nginx answering by itself on the same container (the ceiling);
+4. zero downtime: what the load saw during deploy.yml, rollback.yml and a plain restart (the negative control);
+5. hardening: Lynis index stock against hardened (Debian 12 and 13), ssh-audit, headers, TLS protocols.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "bench"
+LOGS = REPO / ".cache" / "bench"
+STATE = REPO / ".cache" / "molecule" / "stack"
+LOADGEN = REPO / "molecule" / "shared" / "files" / "loadgen.py"
+CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
+sys.path.insert(0, str(REPO / "tests" / "harness"))
+from container_args import docker_run_args  # noqa: E402
+
+LB, WEB1, WEB2, WORKER, DATA = "stack-lb", "stack-web1", "stack-web2", "stack-worker", "stack-data"
+SSH_POLICIES = {"12": "Hardened Debian 12 (version 3)", "13": "Hardened Debian 13 (version 1)"}
+# The load during deploys: as the stack scenario's tests send it (150 a second over new TLS connections).
+LOAD = ["--port=443", "--tls", "--path=/healthz", "--requests=360000", "--seconds=1200", "--concurrency=8",
+        "--rate=150"]
+
+
+def log(message):
+    print(f"bench: {message}", flush=True)
+
+
+def run(argv, check=True, timeout=1800, **kwargs):
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))} exited {result.returncode}: "
+                           f"{(result.stdout + result.stderr)[-2000:]}")
+    return result
+
+
+def sh(container, script, check=True, timeout=600):
+    return run(["docker", "exec", container, "bash", "-c", script], check=check, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Playbook runs with timings
+
+
+def playbook(name, path, extra_vars=None, env=None):
+    """Run a playbook of the stack scenario as molecule runs converge; return its timings and outcome."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    timings = LOGS / f"{name}.timings.json"
+    environment = dict(
+        os.environ, ANSIBLE_CONFIG=str(STATE / "ansible.cfg"), MOLECULE_EPHEMERAL_DIRECTORY=str(STATE.resolve()),
+        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
+        ANSIBLE_CALLBACKS_ENABLED="bench_timings", BENCH_TIMINGS_FILE=str(timings),
+    )
+    environment.update(env or {})
+    argv = ["ansible-playbook", "-i", str(STATE / "inventory"), str(path)]
+    if extra_vars:
+        argv += ["--extra-vars", json.dumps(extra_vars)]
+    timings.unlink(missing_ok=True)
+    log(f"{name}: ansible-playbook {path.name} {json.dumps(extra_vars or {})}")
+    started = time.monotonic()
+    result = subprocess.run(argv, capture_output=True, text=True, env=environment, timeout=3600, check=False)
+    wall = time.monotonic() - started
+    (LOGS / f"{name}.log").write_text(result.stdout + result.stderr, encoding="utf-8")
+    data = json.loads(timings.read_text(encoding="utf-8")) if timings.exists() else {"tasks": [], "plays": []}
+    changed = sum(host.get("changed", 0) for host in data.get("stats", {}).values())
+    failed = [f"{task['task']} ({task['role'] or task['play']})" for task in data["tasks"]
+              if task["results"].get("failed") or task["results"].get("unreachable")]
+    log(f"{name}: rc {result.returncode}, {wall:.1f} s, {len(data['tasks'])} tasks, changed {changed}")
+    return {"name": name, "rc": result.returncode, "wall_s": round(wall, 1), "tasks": len(data["tasks"]),
+            "changed": changed, "failed_tasks": failed[:5], "timings": data,
+            "error": None if result.returncode == 0 else (result.stdout + result.stderr)[-1500:]}
+
+
+def per_role(run_result):
+    roles = {}
+    for task in run_result["timings"]["tasks"]:
+        if task["end"] is None:
+            continue
+        key = (task["role"] or "(plays)").replace("pyops.webstack.", "")
+        roles[key] = roles.get(key, 0) + task["end"] - task["start"]
+    return {role: round(seconds, 1) for role, seconds in sorted(roles.items(), key=lambda item: -item[1])}
+
+
+def deploy_phases(run_result):
+    """Split deploy.yml's time: build, the app's tests, release commands, switching web hosts and workers."""
+    phases = {"build": 0.0, "app tests": 0.0, "release commands": 0.0, "switch web hosts": 0.0,
+              "switch workers": 0.0, "facts and summary": 0.0}
+    for task in run_result["timings"]["tasks"]:
+        if task["end"] is None:
+            continue
+        seconds = task["end"] - task["start"]
+        play, name = task["play"] or "", task["task"]
+        if play.startswith("Build"):
+            if "release commands" in name:
+                phases["release commands"] += seconds
+            elif "app's tests" in name:
+                phases["app tests"] += seconds
+            else:
+                phases["build"] += seconds
+        elif play.startswith("Switch the web"):
+            phases["switch web hosts"] += seconds
+        elif play.startswith("Switch the worker"):
+            phases["switch workers"] += seconds
+        else:
+            phases["facts and summary"] += seconds
+    return {phase: round(seconds, 1) for phase, seconds in phases.items()}
+
+
+def slim(run_result):
+    return {key: value for key, value in run_result.items() if key != "timings"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Load
+
+
+class Load:
+    """The tests' load generator inside a container, until stopped."""
+
+    def __init__(self, container, *args):
+        run(["docker", "cp", str(LOADGEN), f"{container}:/usr/local/bin/loadgen"])
+        run(["docker", "exec", container, "rm", "-f", "/tmp/loadgen.stop", "/tmp/loadgen.ready"])
+        self.container = container
+        self.process = subprocess.Popen(
+            ["docker", "exec", container, "python3", "/usr/local/bin/loadgen", "--stop-file=/tmp/loadgen.stop",
+             "--ready-file=/tmp/loadgen.ready", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(100):
+            if run(["docker", "exec", container, "test", "-e", "/tmp/loadgen.ready"], check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+
+    def stop(self):
+        run(["docker", "exec", self.container, "touch", "/tmp/loadgen.stop"])
+        out, err = self.process.communicate(timeout=180)
+        return json.loads(out) if out.strip() else {"error": err[-500:]}
+
+
+def under_load(action):
+    load = Load(LB, *LOAD)
+    outcome = action()
+    time.sleep(2)
+    result = load.stop()
+    result.pop("slowest", None)
+    return outcome, result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The steps
+
+
+def step_create(results):
+    run(["molecule", "destroy", "-s", "stack"], cwd=REPO, timeout=600)
+    started = time.monotonic()
+    run(["molecule", "create", "-s", "stack"], cwd=REPO, timeout=1200)
+    results["create_s"] = round(time.monotonic() - started, 1)
+
+
+def step_converge(results):
+    converge = REPO / "molecule" / "stack" / "converge.yml"
+    fresh = playbook("converge-fresh", converge)
+    results["fresh"] = slim(fresh) | {"roles": per_role(fresh)}
+    if fresh["rc"] != 0:
+        raise RuntimeError(f"the fresh site.yml failed: {fresh['error']}")
+    again = {}
+    cache = tempfile.mkdtemp(prefix="bench-facts-")
+    cached_env = {"ANSIBLE_GATHERING": "smart", "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+                  "ANSIBLE_CACHE_PLUGIN_CONNECTION": cache, "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "3600"}
+    # The defaults' run also fills the fact cache the next run reads: with the cache empty, `smart` gathers
+    # exactly as the default `implicit` does, and writing a few JSON files costs nothing measurable.
+    linear = playbook("converge-again-linear", converge, env=cached_env)
+    again["defaults (linear, pipelining)"] = slim(linear) | {"roles": per_role(linear)}
+    cached = playbook("converge-again-factcache", converge, env=cached_env)
+    again["fact caching (jsonfile, gathering=smart)"] = slim(cached)
+    shutil.rmtree(cache, ignore_errors=True)
+    try:
+        import ansible_mitogen  # noqa: PLC0415 - optional, from tests/bench/requirements.txt
+        strategies = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+        mitogen = playbook("converge-again-mitogen", converge,
+                           env={"ANSIBLE_STRATEGY_PLUGINS": str(strategies), "ANSIBLE_STRATEGY": "mitogen_linear"})
+        again["Mitogen (mitogen_linear)"] = slim(mitogen)
+    except ImportError as error:
+        again["Mitogen (mitogen_linear)"] = {"error": f"mitogen is not installed: {error}"}
+    results["again"] = again
+
+
+def step_venv_builds(results):
+    """uv against pip for the release virtualenv on web1, as the deploy user, cold and warm caches."""
+    env = "export UV_NATIVE_TLS=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1"
+    release = "$(readlink -f /srv/webapp/current)"
+    uv = "/opt/pyops-webstack/tools/bin/uv"
+    runs = {
+        "uv, cold cache": f"{uv} venv -q --python python3 $D && {uv} pip install -q --no-cache --python $D/bin/python -r $R gunicorn",
+        "uv, warm cache": f"{uv} venv -q --python python3 $D && {uv} pip install -q --python $D/bin/python -r $R gunicorn",
+        "pip, cold cache": "python3 -m venv $D && $D/bin/pip install -q --no-cache-dir -r $R gunicorn",
+        "pip, filling its cache": "python3 -m venv $D && $D/bin/pip install -q -r $R gunicorn",
+        "pip, warm cache": "python3 -m venv $D && $D/bin/pip install -q -r $R gunicorn",
+    }
+    figures = {}
+    packages = None
+    for label, command in runs.items():
+        script = (f"set -e; {env}; R={release}/requirements.txt; D=$(mktemp -d /home/deploy/bench-venv.XXXXXX); "
+                  f"s=$(date +%s.%N); {command} >/dev/null; e=$(date +%s.%N); "
+                  f"n=$(ls -d $D/lib/python3*/site-packages/*.dist-info | grep -vc -e /pip- -e /setuptools-); "
+                  f"rm -rf $D; "
+                  f"echo $s $e $n")
+        out = sh(WEB1, f"runuser -u deploy -- bash -c {shlex.quote(script)}", timeout=900).stdout.split()
+        figures[label] = round(float(out[1]) - float(out[0]), 1)
+        packages = int(out[2])
+    results["venv_builds"] = {"seconds": figures, "packages": packages}
+
+
+def step_deploys(results):
+    deploy = REPO / "molecule" / "stack" / "deploy.yml"
+    rollback = REPO / "molecule" / "stack" / "rollback.yml"
+    out = {}
+
+    def restart():
+        for action in ("stop", "start"):
+            for web in (WEB1, WEB2):
+                sh(web, f"supervisorctl {action} webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)")
+
+    _, out["plain restart (negative control)"] = under_load(restart)
+    uv_run, out["deploy.yml v1.1.0 (uv)"] = under_load(lambda: playbook("deploy-uv", deploy,
+                                                                     {"python_app_version": "v1.1.0"}))
+    back, out["rollback.yml to v1.0.0"] = under_load(lambda: playbook("rollback", rollback))
+    pip_run, out["deploy.yml v2.0.0 (pip)"] = under_load(
+        lambda: playbook("deploy-pip", deploy, {"python_app_version": "v2.0.0", "python_app_use_uv": False}))
+    results["zero_downtime"] = out
+    results["deploys"] = {
+        "deploy.yml v1.1.0 (uv)": slim(uv_run) | {"phases": deploy_phases(uv_run)},
+        "rollback.yml": slim(back),
+        "deploy.yml v2.0.0 (pip)": slim(pip_run) | {"phases": deploy_phases(pip_run)},
+    }
+
+
+CEILING = """server {
+    listen 127.0.0.1:8444 ssl;
+    http2 on;
+    server_name localhost;
+    ssl_certificate CERT;
+    ssl_certificate_key KEY;
+    access_log off;
+    location / { return 200 "ok\\n"; }
+}
+"""
+
+
+def parse_wrk(out):
+    """wrk --latency's report: requests/s, p50 and p99 in ms, non-2xx/3xx answers and socket errors."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def latency(label):
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return round(value * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"requests_per_s": rps, "p50_ms": latency(50), "p99_ms": latency(99),
+            "non_2xx_3xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": sum(map(int, errors.groups())) if errors else 0}
+
+
+def wrk(url, seconds=10, connections=16):
+    return parse_wrk(sh(LB, f"wrk -t2 -c{connections} -d{seconds}s --latency -H 'Host: localhost' {url}",
+                        timeout=120).stdout)
+
+
+def step_serving(results):
+    sh(LB, "command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null",
+       timeout=600)
+    site = sh(LB, "cat /etc/nginx/sites-enabled/*").stdout
+    cert = re.search(r"^\s*ssl_certificate\s+(\S+);", site, re.M).group(1)
+    key = re.search(r"^\s*ssl_certificate_key\s+(\S+);", site, re.M).group(1)
+    conf = CEILING.replace("CERT", cert).replace("KEY", key)
+    sh(LB, f"printf %s {json.dumps(conf)} > /etc/nginx/conf.d/zz-bench-ceiling.conf && nginx -t -q && "
+           "systemctl reload nginx && sleep 1")
+    figures = {}
+    try:
+        figures["nginx alone: return 200 (the ceiling)"] = wrk("https://127.0.0.1:8444/")
+        figures["/static/style.css (web hosts' nginx)"] = wrk("https://127.0.0.1/static/style.css")
+        figures["/healthz (app, JSON)"] = wrk("https://127.0.0.1/healthz")
+        figures["/ (app, template and database)"] = wrk("https://127.0.0.1/")
+    finally:
+        sh(LB, "rm -f /etc/nginx/conf.d/zz-bench-ceiling.conf && nginx -t -q && systemctl reload nginx")
+    results["serving"] = {"tool": "wrk 2 threads, 16 keep-alive connections, 10 s, inside the lb container",
+                          "figures": figures}
+
+
+def lynis_index(container):
+    sh(container, "command -v lynis >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis "
+                  ">/dev/null", timeout=600)
+    sh(container, "lynis audit system --quick --no-colors --no-log --report-file /root/lynis-bench.dat >/dev/null",
+       timeout=600)
+    report = sh(container, "cat /root/lynis-bench.dat").stdout
+    return int(re.search(r"^hardening_index=(\d+)", report, re.M).group(1))
+
+
+def stock_container(release):
+    name = f"pyops-bench-stock-{release}"
+    run(["docker", "rm", "-f", name], check=False)
+    # The same container options as every scenario (molecule/shared/vars/containers.yml).
+    run(["docker", "run", "-d", "--name", name, "--hostname", name, "--label", "pyops.webstack.scenario=bench",
+         *docker_run_args(f"debian{release}")])
+    for _ in range(60):
+        state = run(["docker", "exec", name, "systemctl", "is-system-running"], check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            break
+        time.sleep(1)
+    sh(name, "apt-get update -q >/dev/null", timeout=600)
+    return name
+
+
+def address(container):
+    return run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                container]).stdout.strip()
+
+
+def step_hardening(results):
+    lynis = {}
+    for release, hardened in (("12", WEB1), ("13", WEB2)):
+        stock = stock_container(release)
+        try:
+            lynis[f"Debian {release}"] = {"stock": lynis_index(stock), "hardened": lynis_index(hardened)}
+        finally:
+            run(["docker", "rm", "-f", stock], check=False)
+    ssh_audit = {}
+    for release, host in (("12", WEB1), ("13", WEB2)):
+        audit = run([str(Path(sys.executable).parent / "ssh-audit"), "--skip-rate-test", "-P", SSH_POLICIES[release],
+                     address(host)], check=False, timeout=120)
+        verdict = re.search(r"Result:\s*(.*)", audit.stdout)
+        ssh_audit[f"Debian {release}"] = {"policy": SSH_POLICIES[release], "rc": audit.returncode,
+                                          "result": verdict.group(1).strip() if verdict else audit.stdout[-300:]}
+    headers_out = sh(LB, "curl -skI -H 'Host: localhost' https://127.0.0.1/").stdout.lower()
+    checklist = {
+        "Strict-Transport-Security (1 year or more)": bool(re.search(r"strict-transport-security: max-age=(\d{8,})",
+                                                                      headers_out)),
+        "X-Content-Type-Options: nosniff": "x-content-type-options: nosniff" in headers_out,
+        "frame-ancestors or X-Frame-Options": "frame-ancestors" in headers_out or "x-frame-options" in headers_out,
+        "Referrer-Policy": "referrer-policy:" in headers_out,
+        "Content-Security-Policy": "content-security-policy:" in headers_out,
+        "Server header without a version": not re.search(r"^server: .*\d", headers_out, re.M),
+    }
+    tls = {}
+    for flag in ("tls1", "tls1_1", "tls1_2", "tls1_3"):
+        out = sh(LB, f"openssl s_client -connect 127.0.0.1:443 -servername localhost -{flag} </dev/null 2>&1",
+                 check=False).stdout
+        cipher = re.search(r"Cipher is (\S+)", out)
+        accepted = bool(cipher) and cipher.group(1) != "(NONE)"
+        tls[flag.replace("tls", "TLS ").replace("_", ".")] = cipher.group(1) if accepted else "refused"
+    results["hardening"] = {"lynis": lynis, "ssh_audit": ssh_audit, "headers": checklist, "tls": tls}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Report
+
+
+def machine():
+    cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text(encoding="utf-8"))
+    memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text(encoding="utf-8")).group(1))
+    release = re.search(r'PRETTY_NAME="(.*)"', Path("/etc/os-release").read_text(encoding="utf-8"))
+    docker = run(["docker", "version", "-f", "{{.Server.Version}}"], check=False).stdout.strip()
+    ansible = run(["ansible", "--version"]).stdout.splitlines()[0]
+    return {"cpus": os.cpu_count(), "cpu": cpu.group(1) if cpu else platform.machine(),
+            "memory_gib": round(memory / 1024 / 1024, 1), "os": release.group(1) if release else platform.platform(),
+            "kernel": platform.release(), "docker": docker, "ansible": ansible, "python": platform.python_version()}
+
+
+def plots(results):
+    import matplotlib  # noqa: PLC0415 - optional, from tests/bench/requirements.txt
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    made = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(BENCH / name, dpi=100)
+        plt.close(fig)
+        made.append(name)
+
+    converge = results.get("converge", {})
+    if converge.get("fresh", {}).get("roles"):
+        roles = converge["fresh"]["roles"]
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.barh(list(roles)[::-1], list(roles.values())[::-1], color="#4c72b0")
+        ax.set_xlabel("seconds (summed over the five hosts' plays)")
+        ax.set_title(f"Fresh site.yml, time per role (wall {converge['fresh']['wall_s']} s)")
+        save(fig, "converge-roles.png")
+    again = {k: v for k, v in converge.get("again", {}).items() if "wall_s" in v}
+    if again:
+        fig, ax = plt.subplots(figsize=(8, 3))
+        ax.barh(list(again)[::-1], [v["wall_s"] for v in again.values()][::-1], color="#55a868")
+        ax.axvline(30, color="grey", linestyle="--", label="goal: 30 s")
+        ax.set_xlabel("seconds")
+        ax.set_title("Second (idempotent) site.yml of the whole estate")
+        ax.legend()
+        save(fig, "converge-again.png")
+    deploys = {k: v for k, v in results.get("deploy", {}).get("deploys", {}).items() if "phases" in v}
+    if deploys:
+        fig, ax = plt.subplots(figsize=(8, 3))
+        left = [0.0] * len(deploys)
+        phases = list(next(iter(deploys.values()))["phases"])
+        for phase in phases:
+            widths = [d["phases"][phase] for d in deploys.values()]
+            ax.barh(list(deploys), widths, left=left, label=phase)
+            left = [a + b for a, b in zip(left, widths)]
+        ax.set_xlabel("seconds")
+        ax.set_title("deploy.yml to 2 web hosts and 1 worker, by phase")
+        ax.legend(fontsize=7, loc="lower right")
+        save(fig, "deploy-phases.png")
+    serving = results.get("serving", {}).get("figures", {})
+    if serving:
+        fig, (left_ax, right_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
+        names = list(serving)[::-1]
+        left_ax.barh(names, [serving[n]["requests_per_s"] for n in names], color="#8172b2")
+        left_ax.set_xlabel("requests/s")
+        right_ax.barh(names, [serving[n]["p99_ms"] for n in names], color="#c44e52")
+        right_ax.set_xlabel("p99 latency, ms")
+        right_ax.set_yticks([])
+        fig.suptitle("Serving through the load balancer (HTTPS, keep-alive)")
+        save(fig, "serving.png")
+    lynis = results.get("hardening", {}).get("lynis", {})
+    if lynis:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        labels = list(lynis)
+        xs = range(len(labels))
+        ax.bar([x - 0.2 for x in xs], [lynis[n]["stock"] for n in labels], width=0.4, label="stock image")
+        ax.bar([x + 0.2 for x in xs], [lynis[n]["hardened"] for n in labels], width=0.4, label="after site.yml")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels(labels)
+        ax.set_ylabel("Lynis hardening index")
+        ax.set_ylim(0, 100)
+        ax.legend()
+        save(fig, "hardening-lynis.png")
+    return made
+
+
+def table(rows, header):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report(results, images):
+    m = results["machine"]
+    out = [
+        "# pyops.webstack benchmark report",
+        "",
+        f"Measured {results['finished']} by `make bench` (tests/bench/bench.py) in one run, on the five containers "
+        "of the stack scenario (lb, web1 Debian 12, web2 Debian 13, worker, data), all on one machine:",
+        f"{m['cpus']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, {m['os']}, kernel {m['kernel']}, Docker {m['docker']}, "
+        f"{m['ansible']}, Python {m['python']}. Ansible reaches the containers with the docker connection "
+        "(no SSH, so SSH connection reuse does not apply); pipelining is on in every run. These are figures, "
+        "not tests: nothing here has a threshold.",
+        "",
+    ]
+    for step, error in results.get("errors", {}).items():
+        out += [f"**The {step} step broke, its figures are missing:** `{error[:300]}`", ""]
+    converge = results.get("converge")
+    if converge:
+        fresh = converge["fresh"]
+        out += ["## 1. Converge", "",
+                f"Fresh `site.yml`: {fresh['wall_s']} s wall, {fresh['tasks']} tasks, rc {fresh['rc']}. "
+                f"The containers were created in {results.get('create_s')} s before it.", "",
+                table([(role, seconds) for role, seconds in fresh["roles"].items()],
+                      ["role (time summed over its plays)", "seconds"]), ""]
+        rows = []
+        for label, again in converge["again"].items():
+            if "wall_s" in again:
+                broke = "; ".join(again["failed_tasks"]) or ("" if again["rc"] == 0 else again["error"][-200:])
+                rows.append((label, again["wall_s"], again["changed"], again["rc"], broke or "none"))
+            else:
+                rows.append((label, "-", "-", "-", again["error"]))
+        out += ["Second run of the whole estate (nothing to change), goal under 30 s:", "",
+                table(rows, ["how", "wall s", "changed", "rc", "tasks that broke"]), ""]
+        out += [f"![time per role](converge-roles.png)" if "converge-roles.png" in images else "",
+                f"![second run](converge-again.png)" if "converge-again.png" in images else "", ""]
+    deploy = results.get("deploy")
+    if deploy:
+        rows = []
+        for label, d in deploy["deploys"].items():
+            phases = d.get("phases", {})
+            rows.append((label, d["wall_s"], d["rc"], *(phases.get(p, "-") for p in
+                         ("build", "app tests", "release commands", "switch web hosts", "switch workers",
+                          "facts and summary"))))
+        out += ["## 2. Deploy", "",
+                "`deploy.yml` to 2 web hosts and 1 worker (the web hosts switch one at a time, drained from the "
+                "load balancer meanwhile). Phases are summed task times; build runs on the three hosts at once.", "",
+                table(rows, ["run", "wall s", "rc", "build", "app tests", "release commands", "switch web",
+                             "switch workers", "facts, summary"]), ""]
+        if "deploy-phases.png" in images:
+            out += ["![deploy phases](deploy-phases.png)", ""]
+        venv = deploy.get("venv_builds")
+        if venv:
+            out += [f"The release virtualenv on its own (web1, as the deploy user, the release's requirements.txt "
+                    f"and gunicorn, {venv['packages']} packages installed):", "",
+                    table(list(venv["seconds"].items()), ["build", "seconds"]), ""]
+        zero = deploy["zero_downtime"]
+        rows = [(label, z.get("sent"), z.get("non_2xx"), z.get("connection_errors"),
+                 z.get("latency_ms", {}).get("p50"), z.get("latency_ms", {}).get("p99"),
+                 z.get("latency_ms", {}).get("max"), ", ".join(z.get("versions", {})))
+                for label, z in zero.items()]
+        out += ["## 4. Zero downtime", "",
+                "The stack tests' load (150 requests/s, each on a new TLS connection, from inside the lb) while "
+                "each runs:", "",
+                table(rows, ["during", "requests", "non-2xx", "connection errors", "p50 ms", "p99 ms", "max ms",
+                             "versions seen"]), ""]
+    serving = results.get("serving")
+    if serving:
+        rows = [(label, f["requests_per_s"], f["p50_ms"], f["p99_ms"], f["non_2xx_3xx"], f["socket_errors"])
+                for label, f in serving["figures"].items()]
+        out += ["## 3. Serving", "", f"{serving['tool']}; the load generator shares the two cores with "
+                "everything it measures.", "",
+                table(rows, ["target", "requests/s", "p50 ms", "p99 ms", "non-2xx/3xx", "socket errors"]), ""]
+        if "serving.png" in images:
+            out += ["![serving](serving.png)", ""]
+    hardening = results.get("hardening")
+    if hardening:
+        out += ["## 5. Hardening", "",
+                table([(k, v["stock"], v["hardened"]) for k, v in hardening["lynis"].items()],
+                      ["Lynis hardening index", "stock image", "after site.yml"]), ""]
+        if "hardening-lynis.png" in images:
+            out += ["![lynis](hardening-lynis.png)", ""]
+        out += [table([(k, v["policy"], v["result"]) for k, v in hardening["ssh_audit"].items()],
+                      ["ssh-audit", "policy", "result"]), "",
+                table([(k, "yes" if v else "NO") for k, v in hardening["headers"].items()],
+                      ["response header (lb, `/`)", "present"]), "",
+                table(list(hardening["tls"].items()), ["protocol offered by the client", "lb answers"]), ""]
+    out += ["## Not measured yet", "", *[f"- {item}" for item in results["not_measured"]], ""]
+    return "\n".join(out)
+
+
+NOT_MEASURED = [
+    "the app-server sweep (gunicorn sync, gthread, gevent; uWSGI) and the book's own uwsgi.ini + nginx.conf "
+    "baseline: each needs its own site.yml of the web hosts, not built into this run yet;",
+    "SSH with connection reuse: the test harness reaches containers with the docker connection;",
+    "a converge of the single-host demo estate (the stack's five hosts are measured instead).",
+]
+
+STEPS = ["converge", "deploy", "serving", "hardening"]
+
+
+def anonymous(text):
+    """The report speaks of the project only: no paths of the machine it ran on (error output may carry some)."""
+    return text.replace(str(REPO), "<repo>").replace(os.path.expanduser("~"), "~")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--keep", action="store_true", help="leave the stack's containers up afterwards")
+    parser.add_argument("--only", default=",".join(STEPS), help="comma-separated steps (the estate must exist "
+                        "for any step but converge)")
+    args = parser.parse_args()
+    steps = args.only.split(",")
+    BENCH.mkdir(exist_ok=True)
+    results = {"machine": machine(), "errors": {}, "not_measured": NOT_MEASURED}
+    started = time.monotonic()
+    try:
+        if "converge" in steps:
+            step_create(results)
+            results["converge"] = {}
+            try:
+                step_converge(results["converge"])
+            except Exception as error:  # noqa: BLE001 - a benchmark reports a broken step and goes on
+                results["errors"]["converge"] = str(error)
+        if "deploy" in steps:
+            results["deploy"] = {}
+            try:
+                step_venv_builds(results["deploy"])
+                step_deploys(results["deploy"])
+            except Exception as error:  # noqa: BLE001
+                results["errors"]["deploy"] = str(error)
+        for name, step in (("serving", step_serving), ("hardening", step_hardening)):
+            if name in steps:
+                try:
+                    step(results)
+                except Exception as error:  # noqa: BLE001
+                    results["errors"][name] = str(error)
+    finally:
+        if not args.keep:
+            run(["molecule", "destroy", "-s", "stack"], cwd=REPO, check=False, timeout=600)
+    results["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    results["bench_s"] = round(time.monotonic() - started, 1)
+    images = []
+    try:
+        images = plots(results)
+    except ImportError as error:
+        results["errors"]["plots"] = f"matplotlib is missing: {error}"
+    (BENCH / "results.json").write_text(anonymous(json.dumps(results, indent=1)), encoding="utf-8")
+    (BENCH / "report.md").write_text(anonymous(report(results, images)), encoding="utf-8")
+    log(f"wrote bench/report.md and bench/results.json in {results['bench_s']} s")
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""`make bench`'s parts that must be right for its figures to mean anything: the load generator's counts and
+latencies, the timing callback, and how the report reads wrk and splits a deploy into phases."""
+
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "bench"))
+
+import bench  # noqa: E402
+
+LOADGEN = ROOT / "molecule" / "shared" / "files" / "loadgen.py"
+BIN = Path(sys.executable).parent
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the http.server API
+        status = 503 if self.path == "/down" else 200
+        body = json.dumps({"version": "9.9.9"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1]
+    httpd.shutdown()
+
+
+def loadgen(*args):
+    result = subprocess.run([sys.executable, str(LOADGEN), *args], capture_output=True, text=True, timeout=60,
+                            check=True)
+    return json.loads(result.stdout)
+
+
+def test_loadgen_counts_answers_and_reports_their_latency(server):
+    result = loadgen(f"--port={server}", "--path=/healthz", "--requests=60", "--seconds=20", "--concurrency=3")
+    assert result["sent"] == result["ok"] == 60
+    assert result["versions"] == {"9.9.9": 60}
+    latency = result["latency_ms"]
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    slowest = [entry["ms"] for entry in result["slowest"]]
+    assert len(slowest) == 5
+    assert slowest == sorted(slowest, reverse=True)
+    assert slowest[0] == latency["max"]
+
+
+def test_loadgen_counts_failed_answers_and_refused_connections(server):
+    down = loadgen(f"--port={server}", "--path=/down", "--requests=20", "--seconds=20", "--concurrency=2")
+    assert (down["non_2xx"], down["statuses"]) == (20, {"503": 20})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    refused = loadgen(f"--port={closed}", "--requests=10", "--seconds=20", "--concurrency=2")
+    assert refused["connection_errors"] == 10
+    assert refused["first_errors"][0].startswith("ConnectionRefusedError")
+
+
+WRK = """Running 10s test @ https://127.0.0.1/
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.34ms    5.67ms   1.20s    70.00%
+    Req/Sec   650.00    100.00     0.90k    68.00%
+  Latency Distribution
+     50%  11.50ms
+     75%   14.00ms
+     90%   18.00ms
+     99%    1.20s
+  12987 requests in 10.01s, 5.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:   1297.40
+Transfer/sec:    511.23KB
+"""
+
+
+def test_wrk_report_is_read_with_its_units():
+    assert bench.parse_wrk(WRK) == {"requests_per_s": 1297.4, "p50_ms": 11.5, "p99_ms": 1200.0, "non_2xx_3xx": 4,
+                                    "socket_errors": 3}
+    clean = WRK.replace("11.50ms", "850.00us").split("  Socket errors")[0] + "Requests/sec:   88.00\n"
+    assert bench.parse_wrk(clean) == {"requests_per_s": 88.0, "p50_ms": 0.85, "p99_ms": 1200.0, "non_2xx_3xx": 0,
+                                      "socket_errors": 0}
+
+
+def task(play, name, start, end, role=None):
+    return {"play": play, "role": role, "task": name, "start": start, "end": end, "results": {}}
+
+
+def test_deploy_time_is_split_by_play_and_task():
+    build = "Build and test the release everywhere, run the release commands once"
+    run = {"timings": {"tasks": [
+        task("Learn the estate", "Gathering Facts", 0, 3),
+        task(build, "Clone the repository", 3, 10, "pyops.webstack.python_app"),
+        task(build, "Run the app's tests in the new release (nothing live has changed yet)", 10, 14),
+        task(build, "Run the release commands (once per deploy, or on each host), before the switch", 14, 15),
+        task("Switch the web hosts one at a time", "Drain", 15, 40),
+        task("Switch the worker hosts and restart their workers warm", "Restart", 40, 52),
+        task("Say what runs where", "Summary", 52, 53),
+        task("Say what runs where", "never ended", 53, None),
+    ]}}
+    assert bench.deploy_phases(run) == {"build": 7, "app tests": 4, "release commands": 1, "switch web hosts": 25,
+                                        "switch workers": 12, "facts and summary": 4}
+    assert bench.per_role(run) == {"(plays)": 46, "python_app": 7}
+
+
+def test_timing_callback_records_plays_tasks_and_results(tmp_path):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text("""
+- name: First play
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Change something
+      ansible.builtin.command: "true"
+      changed_when: true
+    - name: Skip something
+      ansible.builtin.debug:
+        msg: never
+      when: false
+- name: Second play
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Fail quietly
+      ansible.builtin.command: "false"
+      changed_when: false
+      ignore_errors: true
+""", encoding="utf-8")
+    out = tmp_path / "timings.json"
+    env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=str(ROOT / "tests" / "bench" / "callback_plugins"),
+               ANSIBLE_CALLBACKS_ENABLED="bench_timings", BENCH_TIMINGS_FILE=str(out),
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    result = subprocess.run([str(BIN / "ansible-playbook"), "-c", "local", "-i", "localhost,", "-e",
+                             f"ansible_python_interpreter={sys.executable}", str(playbook)],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert [play["name"] for play in data["plays"]] == ["First play", "Second play"]
+    assert [(t["play"], t["task"], t["results"]) for t in data["tasks"]] == [
+        ("First play", "Change something", {"changed": 1}),
+        ("First play", "Skip something", {"skipped": 1}),
+        ("Second play", "Fail quietly", {"ignored": 1}),
+    ]
+    assert all(t["start"] <= t["end"] for t in data["tasks"])
+    assert (data["stats"]["localhost"]["changed"], data["stats"]["localhost"]["ignored"]) == (1, 1)

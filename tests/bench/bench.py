@@ -300,6 +300,49 @@ def step_serving(results):
                           "figures": figures}
 
 
+SWEEP = [
+    ("gunicorn sync (the default: 2 x CPUs + 1 workers)", None),
+    ("gunicorn gthread (same workers x 4 threads)", {"gunicorn_worker_class": "gthread"}),
+    ("gunicorn gevent (same workers x 1000 connections)", {"gunicorn_worker_class": "gevent"}),
+]
+
+
+def live_worker_class(web):
+    """The worker class the live gunicorn master runs with: its config's, if the master started after it."""
+    out = sh(web, "conf=/etc/webstack/webapp/gunicorn.conf.py; "
+                  "pid=$(supervisorctl pid webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)); "
+                  "echo $(stat -c %Y /proc/$pid) $(stat -c %Y $conf) "
+                  "$(sed -n 's/^worker_class = \"\\(.*\\)\"$/\\1/p' $conf)").stdout.split()
+    started, written, worker_class = int(out[0]), int(out[1]), out[2]
+    return worker_class if started >= written else f"unknown (the master is older than its config, {worker_class})"
+
+
+def share_of_best(figures, default):
+    """The default's requests/s for `/` as a percentage of the best configuration's."""
+    rates = {label: f["/"]["requests_per_s"] for label, f in figures.items() if "/" in f}
+    if default not in rates or not rates:
+        return None
+    return round(100 * rates[default] / max(rates.values()), 1)
+
+
+def step_sweep(results):
+    """The app-server choices on both web hosts, one after another (site.yml switches each host blue/green)."""
+    converge = REPO / "molecule" / "stack" / "converge.yml"
+    sh(LB, "command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null",
+       timeout=600)
+    figures = {}
+    for label, extra in SWEEP:
+        if extra:
+            applied = playbook(f"sweep-{extra['gunicorn_worker_class']}", converge, extra)
+            if applied["rc"] != 0:
+                figures[label] = {"error": applied["error"][-300:]}
+                continue
+        figures[label] = {"running": {web: live_worker_class(web) for web in (WEB1, WEB2)},
+                          "/": wrk("https://127.0.0.1/"), "/healthz": wrk("https://127.0.0.1/healthz")}
+    results["sweep"] = {"figures": figures, "default": SWEEP[0][0],
+                        "default_percent_of_best": share_of_best(figures, SWEEP[0][0])}
+
+
 def lynis_index(container):
     sh(container, "command -v lynis >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis "
                   ">/dev/null", timeout=600)
@@ -524,6 +567,23 @@ def report(results, images):
                 table(rows, ["target", "requests/s", "p50 ms", "p99 ms", "non-2xx/3xx", "socket errors"]), ""]
         if "serving.png" in images:
             out += ["![serving](serving.png)", ""]
+    sweep = results.get("sweep")
+    if sweep:
+        rows = []
+        for label, f in sweep["figures"].items():
+            if "error" in f:
+                rows.append((label, "broke: " + f["error"][-120:], "", "", "", ""))
+                continue
+            rows.append((label, ", ".join(sorted(set(f["running"].values()))), f["/"]["requests_per_s"],
+                         f["/"]["p99_ms"], f["/healthz"]["requests_per_s"], f["/healthz"]["p99_ms"]))
+        share = sweep["default_percent_of_best"]
+        out += ["### App-server choices", "",
+                "Each set on both web hosts by `site.yml -e gunicorn_worker_class=...` (a blue/green switch per host), "
+                "then measured as above. \"Running\" is read from the live master, which must have started after its "
+                "config was written.", "",
+                table(rows, ["configuration", "running", "/ requests/s", "/ p99 ms", "/healthz requests/s",
+                             "/healthz p99 ms"]), "",
+                f"The default's `/` is {share}% of the best configuration's." if share is not None else "", ""]
     if deploy:
         zero = deploy["zero_downtime"]
         rows = [(label, z.get("sent"), z.get("non_2xx"), z.get("connection_errors"),
@@ -552,13 +612,12 @@ def report(results, images):
 
 
 NOT_MEASURED = [
-    "the app-server sweep (gunicorn sync, gthread, gevent; uWSGI) and the book's own uwsgi.ini + nginx.conf "
-    "baseline: each needs its own site.yml of the web hosts, not built into this run yet;",
+    "uWSGI in the app-server sweep, and the book's own uwsgi.ini + nginx.conf as the baseline: not built yet;",
     "SSH with connection reuse: the test harness reaches containers with the docker connection;",
     "a converge of the single-host demo estate (the stack's five hosts are measured instead).",
 ]
 
-STEPS = ["converge", "venv", "deploy", "serving", "hardening"]
+STEPS = ["converge", "venv", "deploy", "serving", "hardening", "sweep"]
 
 
 def anonymous(text):
@@ -589,7 +648,7 @@ def main():
     started = time.monotonic()
     try:
         for name, step in (("converge", step_create), ("venv", step_venv_builds), ("deploy", step_deploys),
-                           ("serving", step_serving), ("hardening", step_hardening)):
+                           ("serving", step_serving), ("hardening", step_hardening), ("sweep", step_sweep)):
             if name not in steps:
                 continue
             measured[name] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

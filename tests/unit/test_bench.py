@@ -160,3 +160,14 @@ def test_timing_callback_records_plays_tasks_and_results(tmp_path):
     ]
     assert all(t["start"] <= t["end"] for t in data["tasks"])
     assert (data["stats"]["localhost"]["changed"], data["stats"]["localhost"]["ignored"]) == (1, 1)
+
+
+def test_the_default_is_compared_with_the_best_configuration_that_answered():
+    figures = {
+        "sync": {"/": {"requests_per_s": 270.0}},
+        "gthread": {"/": {"requests_per_s": 300.0}},
+        "gevent": {"error": "site.yml failed"},
+    }
+    assert bench.share_of_best(figures, "sync") == 90.0
+    assert bench.share_of_best(figures, "gthread") == 100.0
+    assert bench.share_of_best(figures, "gevent") is None

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make bench`: measure the estate of the stack scenario and write bench/report.md, bench/results.json and plots.
 
-    tests/bench/bench.py [--keep] [--only converge,deploy,serving,hardening]
+    tests/bench/bench.py [--keep] [--only converge,venv,deploy,serving,hardening,sweep] [--report-only]
 
 Benchmarks are not tests: nothing here passes or fails on a figure. A step that breaks is reported as broken
 (with its error) and the run goes on with the next. Load only ever goes to the project's own containers, from
@@ -13,7 +13,8 @@ Figures, all on the five containers of molecule/stack (lb, web1 Debian 12, web2 
 2. deploy: deploy.yml of a new version split into build, tests, release commands and switches; uv against pip
    for the release virtualenv, in the deploy and on its own with cold and warm caches;
 3. serving: requests/s and latency through the load balancer for `/`, a static file and the health path,
-   against nginx answering by itself on the same container (the ceiling);
+   against nginx answering by itself on the same container (the ceiling); then gunicorn's sync, gthread and
+   gevent workers in turn (sweep);
 4. zero downtime: what the load saw during deploy.yml, rollback.yml and a plain restart (the negative control);
 5. hardening: Lynis index stock against hardened (Debian 12 and 13), ssh-audit, headers, TLS protocols.
 """
@@ -271,14 +272,18 @@ def parse_wrk(out):
             "socket_errors": sum(map(int, errors.groups())) if errors else 0}
 
 
+def install_wrk():
+    sh(LB, "command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null",
+       timeout=600)
+
+
 def wrk(url, seconds=10, connections=16):
     return parse_wrk(sh(LB, f"wrk -t2 -c{connections} -d{seconds}s --latency -H 'Host: localhost' {url}",
                         timeout=120).stdout)
 
 
 def step_serving(results):
-    sh(LB, "command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null",
-       timeout=600)
+    install_wrk()
     site = sh(LB, "cat /etc/nginx/sites-enabled/*").stdout
     cert = re.search(r"^\s*ssl_certificate\s+(\S+);", site, re.M).group(1)
     key = re.search(r"^\s*ssl_certificate_key\s+(\S+);", site, re.M).group(1)
@@ -328,8 +333,7 @@ def share_of_best(figures, default):
 def step_sweep(results):
     """The app-server choices on both web hosts, one after another (site.yml switches each host blue/green)."""
     converge = REPO / "molecule" / "stack" / "converge.yml"
-    sh(LB, "command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null",
-       timeout=600)
+    install_wrk()
     figures = {}
     for label, extra in SWEEP:
         if extra:

@@ -1,6 +1,7 @@
 """Helpers shared by the scenarios' tests (fixtures live in molecule/conftest.py)."""
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -39,6 +40,18 @@ def openssh(address, username, *, key_file=None, options=(), command="id -un", t
         argv += ["-i", str(key_file)]
     return subprocess.run(argv + [f"{username}@{address}", command], capture_output=True, text=True,
                           timeout=timeout, check=False)
+
+
+# ssh-audit's built-in policy for each Debian release the hardening role supports (tests and make bench).
+SSH_AUDIT_POLICIES = {"12": "Hardened Debian 12 (version 3)", "13": "Hardened Debian 13 (version 1)"}
+
+
+def lynis_hardening_index(report):
+    """The hardening index in a Lynis report file (its key=value lines)."""
+    match = re.search(r"^hardening_index=(\d+)$", report, re.M)
+    if not match:
+        raise ValueError("no hardening_index in the Lynis report")
+    return int(match.group(1))
 
 
 LOADGEN = Path(__file__).resolve().parent / "shared" / "files" / "loadgen.py"

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from webstack_testing import openssh
+from webstack_testing import SSH_AUDIT_POLICIES, lynis_hardening_index, openssh
 
 CONVERGE = Path(__file__).resolve().parent.parent / "converge.yml"
 DROPIN = "/etc/ssh/sshd_config.d/00-pyops-hardening.conf"
 SSH_AUDIT = Path(sys.executable).parent / "ssh-audit"
-POLICIES = {"12": "Hardened Debian 12 (version 3)", "13": "Hardened Debian 13 (version 1)"}
 
 
 def debian(host):
@@ -28,12 +27,6 @@ def sshd_settings(host):
         key, _, value = line.partition(" ")
         settings[key] = f"{settings[key]} {value}" if key in settings else value
     return settings
-
-
-def lynis_index(report):
-    match = re.search(r"^hardening_index=(\d+)$", report, re.M)
-    assert match, "no hardening_index in the Lynis report"
-    return int(match.group(1))
 
 
 def test_sshd_runs_with_the_hardened_settings(host):
@@ -92,7 +85,7 @@ def test_root_cannot_log_in_even_with_a_key(host, address, harness):
 
 
 def test_ssh_audit_passes_the_hardening_guide_policy(host, address):
-    policy = POLICIES[debian(host)]
+    policy = SSH_AUDIT_POLICIES[debian(host)]
     # The policy audit alone: the connection-rate (DHEat) probe opens dozens of connections at once, which sshd's
     # MaxStartups throttles (the point of it) and fail2ban would count against this machine.
     result = subprocess.run([str(SSH_AUDIT), "--skip-rate-test", "-P", policy, address], capture_output=True,
@@ -154,8 +147,8 @@ def test_services_run_and_security_updates_are_scheduled(host):
 def test_lynis_hardening_index_is_at_least_80(host):
     host.run_expect([0], "lynis audit system --quick --no-colors --no-log --report-file /root/lynis-hardened.dat")
     report = host.file("/root/lynis-hardened.dat").content_string
-    hardened = lynis_index(report)
-    stock = lynis_index(host.file("/root/lynis-stock.dat").content_string)
+    hardened = lynis_hardening_index(report)
+    stock = lynis_hardening_index(host.file("/root/lynis-stock.dat").content_string)
     suggestions = re.findall(r"^suggestion\[\]=(.*)$", report, re.M)
     print(f"Lynis hardening index on Debian {debian(host)}: stock {stock}, hardened {hardened}")
     print("remaining suggestions:\n  " + "\n  ".join(suggestions))

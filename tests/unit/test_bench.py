@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,7 @@ def loadgen(*args):
 
 
 def test_loadgen_counts_answers_and_reports_their_latency(server):
+    before = time.time()
     result = loadgen(f"--port={server}", "--path=/healthz", "--requests=60", "--seconds=20", "--concurrency=3")
     assert result["sent"] == result["ok"] == 60
     assert result["versions"] == {"9.9.9": 60}
@@ -60,6 +62,8 @@ def test_loadgen_counts_answers_and_reports_their_latency(server):
     assert len(slowest) == 5
     assert slowest == sorted(slowest, reverse=True)
     assert slowest[0] == latency["max"]
+    # The moment the load started, on the wall clock, so the slowest can be placed against a playbook's tasks.
+    assert before <= result["started_epoch"] <= before + result["seconds"] + 5
 
 
 def test_loadgen_counts_failed_answers_and_refused_connections(server):
@@ -120,6 +124,16 @@ def test_deploy_time_is_split_by_play_and_task():
     assert bench.per_role(run) == {"(plays)": 46, "python_app": 7}
 
 
+def test_a_moment_is_placed_in_the_task_that_was_running():
+    timings = {"tasks": [task("Switch the web hosts one at a time", "Drain", 100.0, 110.0),
+                         task("Build", "Install the release virtualenv", 110.0, 130.5, "pyops.webstack.python_app"),
+                         task("Build", "never ended", 131.0, None)]}
+    assert bench.task_at(timings, 105.2) == "Drain (Switch the web hosts one at a time)"
+    assert bench.task_at(timings, 110.0) == "Install the release virtualenv (python_app)"
+    assert bench.task_at(timings, 130.7) == "between tasks"
+    assert bench.task_at(timings, 999.0) == "never ended (Build)"
+
+
 def test_timing_callback_records_plays_tasks_and_results(tmp_path):
     playbook = tmp_path / "play.yml"
     playbook.write_text("""
@@ -171,3 +185,11 @@ def test_the_default_is_compared_with_the_best_configuration_that_answered():
     assert bench.share_of_best(figures, "sync") == 90.0
     assert bench.share_of_best(figures, "gthread") == 100.0
     assert bench.share_of_best(figures, "gevent") is None
+
+
+def test_the_median_round_is_reported_with_all_rounds_and_every_error():
+    runs = [{"requests_per_s": 500.0, "p99_ms": 70.0, "non_2xx_3xx": 0, "socket_errors": 6},
+            {"requests_per_s": 380.0, "p99_ms": 90.0, "non_2xx_3xx": 1, "socket_errors": 0},
+            {"requests_per_s": 610.0, "p99_ms": 40.0, "non_2xx_3xx": 0, "socket_errors": 0}]
+    assert bench.median_run(runs) == {"requests_per_s": 500.0, "p99_ms": 70.0, "non_2xx_3xx": 1, "socket_errors": 6,
+                                      "runs_requests_per_s": [500.0, 380.0, 610.0]}

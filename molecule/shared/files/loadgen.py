@@ -55,6 +55,7 @@ def main():
     latencies = []
     remaining = [args.requests]
     started = time.monotonic()
+    started_epoch = time.time()  # to place the slowest requests against other clocks (a playbook's task times)
     deadline = started + args.seconds
 
     def connection():
@@ -125,6 +126,7 @@ def main():
         "statuses": dict(statuses),
         "versions": dict(versions),
         "seconds": round(time.monotonic() - started, 2),
+        "started_epoch": round(started_epoch, 3),
         "first_errors": errors,
         "latency_ms": {"p50": percentile(0.50), "p99": percentile(0.99), "max": ordered[-1] if ordered else None},
         "slowest": [{"at_s": at, "ms": took} for at, took in sorted(latencies, key=lambda item: -item[1])[:5]],

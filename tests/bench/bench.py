@@ -469,7 +469,7 @@ def step_baseline(results):
                 "/etc/supervisor/conf.d/bench-book.conf && supervisorctl update && nginx -t -q && "
                 "systemctl reload nginx && rm -rf /opt/bench-book", check=False)
     results["baseline"] = {"host": "web1", "python": python, "ours": live_server(web),
-                           "book": "uwsgi 4x2 (no master), nginx uwsgi_pass", "figures": figures,
+                           "book": "4 processes x 2 threads, no master", "figures": figures,
                            "book_processes_left_after_stop": int(left) if left.isdigit() else left}
 
 
@@ -794,9 +794,9 @@ OPEN_FINDINGS = [
     "mode, bug fixes only, an operator's reason to hesitate), or a gunicorn worker class and count tuned from "
     "repeated sweeps. The sweep's single 10-second round per configuration moved by as much as 20% between two "
     "runs, so it needs rounds before it can decide anything within 10%.",
-    "The stalls in deploys under load (a max of 4-6 s with 0 errors) are gunicorn's max_requests restarts, all "
-    "workers of a host at once. Seen in this report's deploy: the five slowest requests were sent at 03:17:59 UTC "
-    "while web2 was drained for its switch, and web1's log shows all five of its workers 'Autorestarting' from "
+    "The stalls in deploys under load (slowest requests of 3 to 6 s, with 0 errors) are gunicorn's max_requests "
+    "restarts, all workers of a host at once. Seen in this report's deploy: the five slowest requests were sent "
+    "at 03:17:59 UTC while web2 was drained for its switch, and web1's log shows all five of its workers 'Autorestarting' from "
     "03:17:57 to 03:17:59 (and again 33 s later). A colour's workers start together, take even shares of the "
     "load, and max_requests 1000 with a jitter of only 100 spreads their restarts over 100 of each worker's "
     "requests, about 3 s at 150 requests/s on one host, less than a worker's boot under a deploy's CPU load. A "

@@ -800,7 +800,8 @@ OPEN_FINDINGS = [
     "'Autorestarting' from 03:17:57 to 03:17:59 (and again 33 s later). A colour's workers start together, take "
     "even shares of the load, and max_requests 1000 with a jitter of only 100 spreads their restarts over 100 of "
     "each worker's requests, about 3 s at 150 requests/s on one host, less than a worker's boot under a deploy's "
-    "CPU load. A wider jitter (or a larger max_requests) would spread them; not changed or measured yet. uWSGI's "
+    "CPU load. Since this report, gunicorn_max_requests_jitter defaults to half of max_requests (500), which "
+    "spreads them over about 17 s; the next run of the deploy step has to show the stalls gone. uWSGI's "
     "max-requests has no delta (max-requests-delta) set either.",
 ]
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO / "tests" / "harness"))
 sys.path.insert(0, str(REPO / "molecule"))
 sys.path.insert(0, str(REPO / "molecule" / "stack" / "tests"))
 from container_args import docker_run_args  # noqa: E402
-from stack import LB, WEB  # noqa: E402 - the stack scenario's container names
+from stack import LB, LIVE_PROGRAM, WEB  # noqa: E402 - the stack scenario's container names
 from webstack_testing import SSH_AUDIT_POLICIES, Load, lynis_hardening_index  # noqa: E402 - as the tests do
 
 WEB1, WEB2 = WEB
@@ -241,7 +241,7 @@ def step_deploys(results):
     def restart():
         for action in ("stop", "start"):
             for web in (WEB1, WEB2):
-                sh(web, f"supervisorctl {action} webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)")
+                sh(web, f"supervisorctl {action} {LIVE_PROGRAM}")
 
     _, out["plain restart (negative control)"] = under_load(restart)
     uv_run, out["deploy.yml v1.1.0 (uv)"] = under_load(lambda: playbook("deploy-uv", deploy,
@@ -284,14 +284,23 @@ def parse_wrk(out):
             "socket_errors": sum(map(int, errors.groups())) if errors else 0}
 
 
-def install_wrk():
-    sh(LB, "command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null",
+def install_wrk(container=LB):
+    sh(container, "command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null",
        timeout=600)
 
 
-def wrk(url, seconds=10, connections=16):
-    return parse_wrk(sh(LB, f"wrk -t2 -c{connections} -d{seconds}s --latency -H 'Host: localhost' {url}",
+def wrk(url, container=LB, seconds=10, connections=16):
+    return parse_wrk(sh(container, f"wrk -t2 -c{connections} -d{seconds}s --latency -H 'Host: localhost' {url}",
                         timeout=120).stdout)
+
+
+def put(container, path, text):
+    """Write a file of mode 0644 into a container."""
+    with tempfile.NamedTemporaryFile("w", delete=False) as handle:
+        handle.write(text)
+    run(["docker", "cp", handle.name, f"{container}:{path}"])
+    os.unlink(handle.name)
+    sh(container, f"chmod 0644 {path}")
 
 
 def step_serving(results):
@@ -299,12 +308,8 @@ def step_serving(results):
     site = sh(LB, "cat /etc/nginx/sites-enabled/*").stdout
     cert = re.search(r"^\s*ssl_certificate\s+(\S+);", site, re.M).group(1)
     key = re.search(r"^\s*ssl_certificate_key\s+(\S+);", site, re.M).group(1)
-    conf = CEILING.replace("CERT", cert).replace("KEY", key)
-    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as handle:
-        handle.write(conf)
-    run(["docker", "cp", handle.name, f"{LB}:/etc/nginx/conf.d/zz-bench-ceiling.conf"])
-    os.unlink(handle.name)
-    sh(LB, "chmod 0644 /etc/nginx/conf.d/zz-bench-ceiling.conf && nginx -t -q && systemctl reload nginx && sleep 1")
+    put(LB, "/etc/nginx/conf.d/zz-bench-ceiling.conf", CEILING.replace("CERT", cert).replace("KEY", key))
+    sh(LB, "nginx -t -q && systemctl reload nginx && sleep 1")
     figures = {}
     try:
         figures["nginx alone: return 200 (the ceiling)"] = wrk("https://127.0.0.1:8444/")
@@ -328,7 +333,7 @@ SWEEP = [
 def live_server(web):
     """What the live app server master runs: gunicorn's worker class or uWSGI's processes x threads, read from
     the master's own command line and the config copy it was started with (which must not be newer than it)."""
-    out = sh(web, "pid=$(supervisorctl pid webapp-$(basename $(readlink /srv/webapp/run/live.sock) .sock)); "
+    out = sh(web, f"pid=$(supervisorctl pid {LIVE_PROGRAM}); "
                   "cmd=$(tr '\\0' ' ' < /proc/$pid/cmdline); "
                   "conf=$(echo \"$cmd\" | sed -n 's/.*--\\(config\\|ini\\) \\([^ ]*\\).*/\\2/p'); "
                   "echo \"$(stat -c %Y /proc/$pid) $(stat -c %Y $conf) $conf\"; cat $conf").stdout
@@ -414,25 +419,16 @@ def median_run(runs):
     return middle
 
 
-def put(container, path, text):
-    with tempfile.NamedTemporaryFile("w", delete=False) as handle:
-        handle.write(text)
-    run(["docker", "cp", handle.name, f"{container}:{path}"])
-    os.unlink(handle.name)
-    sh(container, f"chmod 0644 {path}")
-
-
 def step_baseline(results):
     """Our defaults against the book's own configuration on one web host (web1), measured from inside it, same
     release, same database: our nginx site (HTTPS) to gunicorn sync, the book's nginx.conf (plain HTTP) to its
     uwsgi.ini (4 processes x 2 threads) in a virtualenv with the release's requirements and uWSGI."""
     web = WEB1
-    sh(web, "command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null",
-       timeout=600)
-    release = sh(web, "sed -n 's/^directory=//p' /etc/supervisor/conf.d/webapp-$(basename "
-                      "$(readlink /srv/webapp/run/live.sock) .sock).conf").stdout.strip()
-    user = sh(web, "sed -n 's/^user=//p' /etc/supervisor/conf.d/webapp-$(basename "
-                   "$(readlink /srv/webapp/run/live.sock) .sock).conf").stdout.strip()
+    if sh(web, "ss -ltnH 'sport = :8080' | grep -q '127.0.0.1:8080'", check=False).returncode == 0:
+        raise RuntimeError("something listens on 127.0.0.1:8080 already (the book's socket); stop it first")
+    install_wrk(web)
+    release, user = sh(web, f"sed -n 's/^directory=//p; s/^user=//p' /etc/supervisor/conf.d/{LIVE_PROGRAM}.conf"
+                       ).stdout.split()
     python = sh(web, f"{release}/.venv/bin/python -c 'import sys; print(sys.version.split()[0])'").stdout.strip()
     sh(web, "mkdir -p /opt/bench-book && rm -rf /opt/bench-book/venv && "
             f"python3 -m venv /opt/bench-book/venv && /opt/bench-book/venv/bin/pip install -q "
@@ -443,21 +439,17 @@ def step_baseline(results):
         BOOK_PROGRAM.replace("RELEASE", release).replace("USER", user))
     put(web, "/etc/nginx/sites-available/bench-book", BOOK_NGINX.replace("RELEASE", release))
     figures = {}
-    if sh(web, "ss -ltnH 'sport = :8080' | grep -q '127.0.0.1:8080'", check=False).returncode == 0:
-        raise RuntimeError("something listens on 127.0.0.1:8080 already (the book's socket); stop it first")
     try:
         sh(web, "supervisorctl update bench-book && ln -sf /etc/nginx/sites-available/bench-book "
                 "/etc/nginx/sites-enabled/bench-book && nginx -t -q && systemctl reload nginx && "
                 "for i in $(seq 60); do curl -fsS -o /dev/null http://127.0.0.1:8081/healthz && exit 0; sleep 1; done; "
                 "supervisorctl tail bench-book stderr; exit 1")
-        wrk_here = "wrk -t2 -c16 -d10s --latency -H 'Host: localhost' "
         for path in ("/", "/static/style.css", "/healthz"):
             # Three rounds, ours and the book's in turn, so both see the same noise of a shared machine.
             rounds = {"ours": [], "book": []}
             for _ in range(3):
-                rounds["ours"].append(parse_wrk(sh(web, f"{wrk_here} https://127.0.0.1{path}", timeout=120).stdout))
-                rounds["book"].append(parse_wrk(sh(web, f"{wrk_here} http://127.0.0.1:8081{path}",
-                                                   timeout=120).stdout))
+                rounds["ours"].append(wrk(f"https://127.0.0.1{path}", web))
+                rounds["book"].append(wrk(f"http://127.0.0.1:8081{path}", web))
             figures[path] = {side: median_run(runs) for side, runs in rounds.items()}
     finally:
         # The book's program stopped as supervisor stops it: without die-on-term, uWSGI 2.0 takes TERM as "reload",

@@ -11,6 +11,8 @@ WORKER = "stack-worker"
 DATA = "stack-data"
 ROOT = "/srv/webapp"
 CURL = "curl --silent --show-error --insecure --max-time 20"
+# The supervisor program of a web host's live colour (the one run/live.sock points at), for a shell command line.
+LIVE_PROGRAM = f"webapp-$(basename $(readlink {ROOT}/run/live.sock) .sock)"
 
 
 def get_host(inventory, name):
@@ -60,7 +62,7 @@ def live_release(host):
 
 def app_server(web, action):
     """supervisorctl ACTION on the web host's live colour (the program behind run/live.sock); its output."""
-    return web.check_output(f"supervisorctl {action} webapp-$(basename $(readlink {ROOT}/run/live.sock) .sock)")
+    return web.check_output(f"supervisorctl {action} {LIVE_PROGRAM}")
 
 
 def worker_pids(worker):

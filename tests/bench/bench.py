@@ -454,9 +454,10 @@ def step_baseline(results):
     finally:
         # The book's program stopped as supervisor stops it: without die-on-term, uWSGI 2.0 takes TERM as "reload",
         # and without master or stopasgroup the forked workers outlive it. Count them, then kill them.
+        # The pattern's [u] keeps pgrep and pkill from matching this shell, whose command line holds the pattern.
         left = sh(web, "supervisorctl stop bench-book >/dev/null; sleep 3; "
-                       "pgrep -fc /opt/bench-book/venv/bin/uwsgi || true", check=False).stdout.strip()
-        sh(web, "pkill -9 -f /opt/bench-book/venv/bin/uwsgi; "
+                       "pgrep -fc '/opt/bench-book/venv/bin/[u]wsgi' || true", check=False).stdout.strip()
+        sh(web, "pkill -9 -f '/opt/bench-book/venv/bin/[u]wsgi'; "
                 "rm -f /etc/nginx/sites-enabled/bench-book /etc/nginx/sites-available/bench-book "
                 "/etc/supervisor/conf.d/bench-book.conf && supervisorctl update && nginx -t -q && "
                 "systemctl reload nginx && rm -rf /opt/bench-book", check=False)

@@ -780,22 +780,23 @@ NOT_MEASURED = [
 
 # What the figures showed that the project has not acted on yet; the report lists it under its own heading.
 OPEN_FINDINGS = [
-    "Our defaults do not beat the book's baseline (the table above): on this app's tiny views the book's uWSGI "
-    "serves more requests per CPU than gunicorn's sync workers (our reading: uWSGI parses requests in C, gunicorn "
-    "in Python; not measured apart). Two ways to close it, neither decided on one noisy 2-core machine: uWSGI as "
-    "the default app server (the sweep and the baseline favour it; the uWSGI project says it is in maintenance "
-    "mode, bug fixes only, an operator's reason to hesitate), or a gunicorn worker class and count tuned from "
-    "repeated sweeps. The sweep's single 10-second round per configuration moved by as much as 20% between two "
-    "runs, so it needs rounds before it can decide anything within 10%.",
-    "The stalls in deploys under load (slowest requests of 3 to 6 s, with 0 errors) are gunicorn's max_requests "
-    "restarts, all workers of a host at once. Seen in this report's deploy: the five slowest requests were sent at "
-    "03:17:59 UTC while web2 was drained for its switch, and web1's log shows all five of its workers "
-    "'Autorestarting' from 03:17:57 to 03:17:59 (and again 33 s later). A colour's workers start together, take "
-    "even shares of the load, and max_requests 1000 with a jitter of only 100 spreads their restarts over 100 of "
-    "each worker's requests, about 3 s at 150 requests/s on one host, less than a worker's boot under a deploy's "
-    "CPU load. Since this report, gunicorn_max_requests_jitter defaults to half of max_requests (500), which "
-    "spreads them over about 17 s; the next run of the deploy step has to show the stalls gone. uWSGI's "
-    "max-requests has no delta (max-requests-delta) set either.",
+    "Our defaults do not beat the book's baseline (the table above). Measured by hand on the same estate (CPU time "
+    "per request from the containers' cgroups, interleaved 10-second rounds, not part of this script): gunicorn's "
+    "sync workers spend about 4.1 ms of CPU per `/` where the book's uWSGI spends about 2.7 ms, and 2.2 ms against "
+    "1.3 ms per `/healthz`; the app's own code is the same release in both. Without gunicorn's access log (nginx "
+    "logs every request too) `/healthz` went from 670 to 837 requests/s against the book's 903, `/` from 363 to "
+    "399 against 515. Our uWSGI without recycling served 88-92% of the book's requests/s; the rest we read as our "
+    "HTTPS against the book's plain HTTP (not measured apart). So on this app the gap is gunicorn itself: only "
+    "uWSGI as the default app server closes it (the uWSGI project says it is in maintenance mode, bug fixes only, "
+    "an operator's reason to hesitate), and gunicorn's access log is the largest cost we can cut. Not decided yet. "
+    "The sweep's single 10-second round per configuration moved by as much as 20% between two runs, so it needs "
+    "rounds before it can decide anything within 10%.",
+    "Since workers are not recycled by default, the slowest requests of deploys under load (2.3 s with uv, 1.3 s "
+    "with pip, 0.3 s for the rollback; the report before: 4.3, 3.0 and 2.8 s, with gunicorn's max_requests "
+    "restarts during the switch) are sent while the new release is built (installing the release helpers, "
+    "installing the app into the virtualenv): the build and the serving web host share this machine's two cores. "
+    "Building at a lower CPU priority (nice) is the next thing to try. The serving and sweep steps above were "
+    "measured before this change (their times at the top), with workers recycled every 1000 requests.",
 ]
 
 STEPS = ["converge", "venv", "deploy", "serving", "hardening", "sweep", "baseline"]

@@ -794,8 +794,9 @@ OPEN_FINDINGS = [
     "Since workers are not recycled by default, the slowest requests of deploys under load (2.3 s with uv, 1.3 s "
     "with pip, 0.3 s for the rollback; the report before: 4.3, 3.0 and 2.8 s, with gunicorn's max_requests "
     "restarts during the switch) are sent while the new release is built (installing the release helpers, "
-    "installing the app into the virtualenv): the build and the serving web host share this machine's two cores. "
-    "Building at a lower CPU priority (nice) is the next thing to try. The serving and sweep steps above were "
+    "installing the app into the virtualenv): ansible itself, the build and the serving web hosts share this "
+    "machine's two cores. Whether building at a lower CPU priority (nice) would help, or the controller's own CPU "
+    "is most of it, is not measured. The serving and sweep steps above were "
     "measured before this change (their times at the top), with workers recycled every 1000 requests.",
 ]
 

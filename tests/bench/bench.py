@@ -796,8 +796,8 @@ OPEN_FINDINGS = [
     "restarts during the switch) are sent while the new release is built (installing the release helpers, "
     "installing the app into the virtualenv): ansible itself, the build and the serving web hosts share this "
     "machine's two cores. Whether building at a lower CPU priority (nice) would help, or the controller's own CPU "
-    "is most of it, is not measured. The serving and sweep steps above were "
-    "measured before this change (their times at the top), with workers recycled every 1000 requests.",
+    "is most of it, is not measured. Serving and sweep figures measured before 2026-11-22 06:24 UTC, when the "
+    "default changed (see the steps' times at the top), ran with workers recycled every 1000 requests.",
 ]
 
 STEPS = ["converge", "venv", "deploy", "serving", "hardening", "sweep", "baseline"]

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 # Plain asserts in the shared helper modules report their values too.
-pytest.register_assert_rewrite("proxy_tests", "webstack_testing", "app_state")
+pytest.register_assert_rewrite("proxy_tests", "webstack_testing", "app_state", "estate")
 
 
 def _ephemeral_dir(config):

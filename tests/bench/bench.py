@@ -43,7 +43,8 @@ sys.path.insert(0, str(REPO / "tests" / "harness"))
 sys.path.insert(0, str(REPO / "molecule"))
 sys.path.insert(0, str(REPO / "molecule" / "stack" / "tests"))
 from container_args import docker_run_args  # noqa: E402
-from stack import LB, LIVE_PROGRAM, WEB  # noqa: E402 - the stack scenario's container names
+from estate import LIVE_PROGRAM  # noqa: E402 - as the tests name the live program
+from stack import LB, WEB  # noqa: E402 - the stack scenario's container names
 from webstack_testing import SSH_AUDIT_POLICIES, Load, lynis_hardening_index  # noqa: E402 - as the tests do
 
 WEB1, WEB2 = WEB

@@ -2,7 +2,8 @@
 
 import pytest
 
-from stack import DATA, LB, WEB, WORKER, get_host
+from estate import get_host
+from stack import DATA, LB, WEB, WORKER
 
 
 @pytest.fixture(scope="module")

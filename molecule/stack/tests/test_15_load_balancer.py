@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from stack import CURL, access_count, address, fetch, health
+from estate import CURL, access_count, address, fetch, health
 
 
 def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):

@@ -5,7 +5,8 @@ import re
 import time
 from pathlib import Path
 
-from stack import LB, ROOT, app_server, health, live_release, post_job, wait_for_job, worker_pids
+from estate import ROOT, app_server, health, live_release, post_job, wait_for_job, worker_pids
+from stack import LB
 from webstack_testing import Load
 
 SCENARIO = Path(__file__).resolve().parent.parent

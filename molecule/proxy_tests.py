@@ -81,6 +81,22 @@ def test_tls_1_2_and_1_3_are_accepted(address, version, name):
     assert handshake(address, version) == name
 
 
+def negotiated(address, protocols):
+    """The application protocol the server picks (ALPN) from the ones a client offers."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(protocols)
+    with socket.create_connection((address, 443), timeout=10) as raw:
+        with context.wrap_socket(raw) as tls:
+            return tls.selected_alpn_protocol()
+
+
+def test_http2_is_negotiated_and_http_1_1_still_served(address):
+    assert negotiated(address, ["h2", "http/1.1"]) == "h2"
+    assert negotiated(address, ["http/1.1"]) == "http/1.1"
+
+
 def test_static_files_come_from_the_proxy_with_cache_headers_and_compression(host, get):
     marker = uuid.uuid4().hex
     static = get(f"/static/style.css?probe={marker}", headers={"Accept-Encoding": "gzip"})
@@ -92,6 +108,19 @@ def test_static_files_come_from_the_proxy_with_cache_headers_and_compression(hos
     log = app_log(host)
     assert control in log  # the app's access log shows requests it gets...
     assert marker not in log  # ...and it never got the static one
+
+
+def test_maintenance_flag_serves_503_but_keeps_health(host, get):
+    assert get("/maintenance.html").status_code == 404  # the page is only shown in maintenance
+    host.run("touch /srv/webapp/shared/maintenance")
+    try:
+        page = get("/")
+        assert page.status_code == 503 and "Down for maintenance" in page.text
+        assert get("/jobs/1").status_code == 503
+        assert get("/healthz").status_code == 200
+    finally:
+        host.run("rm -f /srv/webapp/shared/maintenance")
+    assert get("/").status_code == 200
 
 
 def test_body_over_the_limit_gets_413(address, cert):

@@ -26,13 +26,3 @@ def test_rate_limit_answers_429_past_the_burst(get):
     assert statuses[0] == 404  # the app answers (it has no login page) while within the burst
     assert statuses.count(429) > 0
 
-
-def test_maintenance_flag_serves_503_but_keeps_health(host, get):
-    host.run("touch /srv/webapp/shared/maintenance")
-    try:
-        page = get("/")
-        assert page.status_code == 503 and "Down for maintenance" in page.text
-        assert get("/healthz").status_code == 200
-    finally:
-        host.run("rm -f /srv/webapp/shared/maintenance")
-    assert get("/").status_code == 200

@@ -46,6 +46,19 @@ def ephemeral_dir(request):
 
 
 @pytest.fixture(scope="session")
+def tag_commit(ephemeral_dir):
+    """The commit id of a tag of the reference app's repository, as molecule/shared/create.yml published it."""
+
+    def commit(tag):
+        return subprocess.run(
+            ["git", "-C", str(ephemeral_dir / "webapp.git"), "rev-parse", f"{tag}^{{commit}}"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+
+    return commit
+
+
+@pytest.fixture(scope="session")
 def inventory(ephemeral_dir):
     return str(ephemeral_dir / "inventory")
 

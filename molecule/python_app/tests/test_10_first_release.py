@@ -13,9 +13,9 @@ def test_first_release_is_live_on_one_colour(host):
     assert "RUNNING" not in host.run(f"supervisorctl status webapp-{other}").stdout
 
 
-def test_release_layout_and_metadata(host):
+def test_release_layout_and_metadata(host, tag_commit):
     release = current_release(host)
-    assert release.endswith("-0aaa4ca6bf")  # time, then the commit of v1.0.0
+    assert release.endswith("-" + tag_commit("v1.0.0")[:10])  # time, then the commit of v1.0.0
     meta = host.file(f"{ROOT}/releases/{release}/.webstack-release").content_string
     assert '"version": "v1.0.0"' in meta
     assert host.file(f"{ROOT}/releases/{release}/.webstack-status").content_string.strip() == "ready"

@@ -6,7 +6,24 @@ import re
 from pathlib import Path
 
 from background import BROKER_PASSWORD, DATA, DB_PASSWORD, WORKERS
-from estate import address, authenticates, post_job, run_in_release, sql, wait_for_job
+from estate import LIVE_PROGRAM, ROOT, address, authenticates, post_job, run_in_release, sql, wait_for_job
+
+
+def test_the_web_host_runs_uwsgi_speaking_http_behind_nginx(web1):
+    # bg-web's inventory says python_app_server: uwsgi, uwsgi_protocol: http: the live colour listens with
+    # --http-socket, its socket answers plain HTTP, and nginx proxies HTTP to it (no uwsgi_pass).
+    assert "--http-socket" in web1.check_output(f"cat /etc/supervisor/conf.d/{LIVE_PROGRAM}.conf")
+    answer = web1.check_output(f"curl --silent --show-error --max-time 10 --unix-socket {ROOT}/run/live.sock "
+                               "http://localhost/healthz")
+    assert json.loads(answer) == {"status": "ok", "version": "1.0.0"}
+    site = web1.file("/etc/nginx/sites-available/webapp.conf").content_string
+    assert "proxy_pass http://" in site and "uwsgi_pass" not in site
+
+
+def test_the_release_commands_ran_once_for_both_app_hosts(web1, worker):
+    # Both hosts built the release; its commands (createdb and a line naming the host) ran on one of them only.
+    lines = [host.run(f"cat {ROOT}/shared/instance/release-commands.log").stdout.split() for host in (web1, worker)]
+    assert sorted(len(host_lines) for host_lines in lines) == [0, 1], lines
 
 
 def test_tasks_posted_through_the_proxy_are_done_by_both_worker_hosts_through_the_broker(web1, data):

@@ -37,14 +37,22 @@ def post_job(web, key, delay=0.0):
     return json.loads(out)
 
 
-def wait_for_job(web, job_id, seconds=120):
+def until(read, ready, seconds, interval=1.0):
+    """Call read() until ready(value) is true or `seconds` have passed; the last value read."""
     deadline = time.monotonic() + seconds
     while True:
+        value = read()
+        if ready(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def wait_for_job(web, job_id, seconds=120):
+    def read():
         status, body = fetch(web, f"/jobs/{job_id}")
-        job = json.loads(body) if status == 200 else {}
-        if job.get("status") == "done" or time.monotonic() > deadline:
-            return job
-        time.sleep(1)
+        return json.loads(body) if status == 200 else {}
+
+    return until(read, lambda job: job.get("status") == "done", seconds)
 
 
 def sql(data, query, database="webapp"):

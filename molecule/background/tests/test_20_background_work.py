@@ -2,7 +2,7 @@
 
 import time
 
-from estate import post_job, sql, wait_for_job, worker_pids
+from estate import post_job, sql, until, wait_for_job, worker_pids
 
 
 ENQUEUE = (
@@ -29,18 +29,13 @@ def test_200_tasks_complete_exactly_once_across_a_worker_restart(web1, worker, d
     # already done by then in a first run: too close to all of them for the restart to land mid-way).
     web1.check_output("python3 /tmp/enqueue.py restart 200")
     # Restart the workers the way a deploy does (TERM: warm shutdown) while tasks are still queued.
-    deadline = time.monotonic() + 60
-    while counts(data, "restart")[0] < 20 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    until(lambda: counts(data, "restart"), lambda now: now[0] >= 20, 60, 0.5)
     before = worker_pids(worker)
     worker.check_output("supervisorctl restart webapp-celery-default")
     assert worker_pids(worker) != before
     done_at_restart = counts(data, "restart")[0]
     assert 0 < done_at_restart < 200, "the restart must happen while work is queued"
-    deadline = time.monotonic() + 240
-    while counts(data, "restart")[0] < 200 and time.monotonic() < deadline:
-        time.sleep(2)
-    done, max_runs, total = counts(data, "restart")
+    done, max_runs, total = until(lambda: counts(data, "restart"), lambda now: now[0] >= 200, 240, 2)
     print(f"restart during work: {done_at_restart} done at the restart, {done}/{total} at the end, max runs {max_runs}")
     assert (done, total, max_runs) == (200, 200, 1)
 
@@ -54,9 +49,7 @@ def received(workers):
 def test_a_task_whose_worker_is_killed_is_delivered_again_and_completes(web1, workers):
     before = received(workers)
     job = post_job(web1, f"killed-{time.time_ns()}", delay=8)
-    deadline = time.monotonic() + 30
-    while received(workers) == before and time.monotonic() < deadline:
-        time.sleep(0.5)
+    until(lambda: received(workers), lambda now: now != before, 30, 0.5)
     time.sleep(1)
     # The worker host that took the task: kill -9 its whole worker (main process and pool children), so there is
     # no warm shutdown and no ack.

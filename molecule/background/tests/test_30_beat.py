@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from background import WEB, WORKER
-from estate import sql
+from estate import sql, until
 
 BEAT = "webapp-celery-beat"
 PLAYBOOK = Path(__file__).resolve().parent.parent / "move-beat.yml"
@@ -15,17 +15,17 @@ PLAYBOOK = Path(__file__).resolve().parent.parent / "move-beat.yml"
 def beat_programs(workers, seconds=30):
     """{host: state} of the beat program, for the worker hosts whose supervisor has one at all, once no beat is
     STARTING any more (supervisor says RUNNING after the program has stayed up for its startsecs)."""
-    deadline = time.monotonic() + seconds
-    while True:
+
+    def read():
         states = {}
         for host in workers:
             for line in host.run("supervisorctl status").stdout.splitlines():
                 fields = line.split()
                 if fields and fields[0] == BEAT:
                     states[host.backend.get_hostname()] = fields[1]
-        if "STARTING" not in states.values() or time.monotonic() > deadline:
-            return states
-        time.sleep(1)
+        return states
+
+    return until(read, lambda states: "STARTING" not in states.values(), seconds)
 
 
 def last_heartbeat(data):
@@ -34,13 +34,12 @@ def last_heartbeat(data):
 
 def senders(data, after, sender, count=3, seconds=60):
     """{host: heartbeats} sent after heartbeat id `after`, once `sender` has sent `count` (or time is up)."""
-    deadline = time.monotonic() + seconds
-    while True:
+
+    def read():
         rows = sql(data, f"SELECT sent_by, count(*) FROM heartbeat WHERE id > {after} GROUP BY sent_by")
-        seen = {host: int(number) for host, number in rows}
-        if seen.get(sender, 0) >= count or time.monotonic() > deadline:
-            return seen
-        time.sleep(1)
+        return {host: int(number) for host, number in rows}
+
+    return until(read, lambda seen: seen.get(sender, 0) >= count, seconds)
 
 
 def test_beat_runs_on_the_first_worker_host_alone(workers, worker, data):

@@ -1,6 +1,7 @@
 """Deploys on the gunicorn host: zero downtime under load, refusals, the lock, pruning, worker classes."""
 
 import time
+import uuid
 
 import pytest
 import testinfra
@@ -46,6 +47,16 @@ def test_every_worker_runs_the_new_release_after_the_switch(host):
     release = f"{ROOT}/releases/{current_release(host)}"
     for pid in slot_processes(host, live_slot(host)):
         assert host.check_output(f"runuser -u deploy -- readlink /proc/{pid}/cwd") == release
+
+
+def test_gunicorn_writes_no_access_log_by_default(host):
+    log = f"/var/log/supervisor/webapp-{live_slot(host)}.log"
+    marker = uuid.uuid4().hex
+    assert probe(host, path=f"/healthz?probe={marker}")[0] == 0
+    content = host.file(log).content_string
+    assert "Booting worker" in content  # the colour's own log, where its access lines would be...
+    assert marker not in content  # ...has none: the proxy in front logs every request
+    assert "accesslog = None" in host.file("/etc/webstack/webapp/gunicorn.conf.py").content_string
 
 
 def test_plain_restart_does_lose_requests(host):

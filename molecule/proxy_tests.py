@@ -12,6 +12,8 @@ import uuid
 import pytest
 import requests
 
+from webstack_testing import app_log
+
 
 @pytest.fixture()
 def cert(host, tmp_path, proxy):
@@ -28,11 +30,6 @@ def get(address, cert):
         return requests.get(f"https://{address}{path}", verify=cert, **kwargs)
 
     return fetch
-
-
-def app_log(host):
-    slot = host.file("/srv/webapp/run/live.sock").linked_to.rsplit("/", 1)[1].removesuffix(".sock")
-    return host.file(f"/var/log/supervisor/webapp-{slot}.log").content_string
 
 
 def test_app_answers_over_https_with_a_verified_certificate(get):

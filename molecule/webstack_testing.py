@@ -9,6 +9,12 @@ from pathlib import Path
 import paramiko
 
 
+def app_log(host):
+    """The supervisor log of the app server's live colour: its own output, and its access lines when it logs them."""
+    slot = host.file("/srv/webapp/run/live.sock").linked_to.rsplit("/", 1)[1].removesuffix(".sock")
+    return host.file(f"/var/log/supervisor/webapp-{slot}.log").content_string
+
+
 def ssh_login(address, username, *, key_file=None, password=None, command="id -un"):
     """Log in over SSH as a user would and run one command; raise paramiko's error when refused."""
     client = paramiko.SSHClient()

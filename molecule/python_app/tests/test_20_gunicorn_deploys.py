@@ -10,7 +10,7 @@ from app_state import (
     ROOT, current_release, history, kill_master_and_wait_for_supervisor, live_slot, live_version, probe, releases,
     slot_processes,
 )
-from webstack_testing import Load
+from webstack_testing import Load, app_log
 
 
 
@@ -50,10 +50,9 @@ def test_every_worker_runs_the_new_release_after_the_switch(host):
 
 
 def test_gunicorn_writes_no_access_log_by_default(host):
-    log = f"/var/log/supervisor/webapp-{live_slot(host)}.log"
     marker = uuid.uuid4().hex
     assert probe(host, path=f"/healthz?probe={marker}")[0] == 0
-    content = host.file(log).content_string
+    content = app_log(host)
     assert "Booting worker" in content  # the colour's own log, where its access lines would be...
     assert marker not in content  # ...has none: the proxy in front logs every request
     assert "accesslog = None" in host.file("/etc/webstack/webapp/gunicorn.conf.py").content_string

@@ -4,16 +4,16 @@ from pathlib import Path
 
 import pytest
 
-CONVERGE = Path(__file__).resolve().parent.parent / "converge.yml"
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy.yml"
 
 
 @pytest.fixture()
 def deploy(host, run_playbook):
-    """Deploy to this host alone with the scenario's play and some extra vars; return (rc, output)."""
+    """Deploy to this host alone with the scenario's deploy play and some extra vars; return (rc, output)."""
 
     def run(version, verbosity=0, **extra):
         return run_playbook(
-            CONVERGE, limit=host.backend.get_hostname(),
+            DEPLOY, limit=host.backend.get_hostname(),
             extra_vars={"python_app_version": version, **extra}, verbosity=verbosity,
         )
 

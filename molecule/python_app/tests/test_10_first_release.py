@@ -61,8 +61,7 @@ def test_secret_value_appears_in_no_ansible_output(host, deploy):
     assert f"SECRET_KEY={rotated}" in host.file(f"{ROOT}/shared/env").content_string
     # The changed environment went live through a switch, without a new release.
     assert history(host)[-1][5] == "restarted"
-    rc, output = deploy("v1.0.0", python_app_secrets={"SECRET_KEY": SECRET})
-    assert rc == 0, output[-3000:]
+    # The next deploy (the deploy tests' first) writes the scenario's secret back with its new release.
 
 
 def test_supervisor_socket_is_for_root_and_the_deploy_group_only(host):

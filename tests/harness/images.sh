@@ -3,7 +3,8 @@
 #
 #   tests/harness/images.sh [12 13 ...]
 #
-# An image that already exists is kept (delete it, or run `make clean-images`, to rebuild). Where
+# An image that already exists is kept while it was made by this recipe (this script, finish-rootfs.sh and the
+# Dockerfile: their checksum is the image's pyops.webstack.recipe label); an older one is built again. Where
 # `debian:<codename>` can be pulled from a registry, the image is built from tests/harness/Dockerfile;
 # otherwise it is made with debootstrap from the Debian mirror this machine's apt sources name (read at
 # run time, never written into the repository) and imported with `docker import`.
@@ -12,6 +13,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=${PYOPS_IMAGE_PREFIX:-pyops-webstack/debian}
 cache=${PYOPS_CACHE_DIR:-$here/../../.cache}
+recipe=$(cat "$0" "$here/images/finish-rootfs.sh" "$here/images/Dockerfile" | sha256sum | cut -c1-16)
 packages="systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,iproute2,procps,acl,gnupg,curl"
 
 codename_of() {
@@ -26,7 +28,8 @@ build_from_registry() {
   local release=$1 codename=$2 image=$3
   timeout 60 docker pull -q "debian:$codename" >/dev/null 2>&1 || return 1
   echo "images: building $image from debian:$codename"
-  docker build -q -t "$image" --build-arg "CODENAME=$codename" "$here/images" >/dev/null
+  docker build -q -t "$image" --build-arg "CODENAME=$codename" --label "pyops.webstack.recipe=$recipe" \
+    "$here/images" >/dev/null
 }
 
 build_with_debootstrap() {
@@ -62,6 +65,7 @@ build_with_debootstrap() {
   tar -C "$rootfs" -c . | docker import \
     --change 'CMD ["/lib/systemd/systemd"]' \
     --change 'ENV container=docker' \
+    --change "LABEL pyops.webstack.recipe=$recipe" \
     --message "pyops.webstack test base, Debian $release ($codename)" \
     - "$image" >/dev/null
 }
@@ -72,10 +76,13 @@ pids=()
 for release in "${releases[@]}"; do
   codename=$(codename_of "$release")
   image="$prefix:$release"
-  if docker image inspect "$image" >/dev/null 2>&1; then
+  made_by=$(docker image inspect --format '{{ index .Config.Labels "pyops.webstack.recipe" }}' "$image" 2>/dev/null) ||
+    made_by=absent
+  if [ "$made_by" = "$recipe" ]; then
     echo "images: $image is present"
     continue
   fi
+  [ "$made_by" = absent ] || echo "images: $image was made by another recipe; building it again"
   ( build_from_registry "$release" "$codename" "$image" || build_with_debootstrap "$release" "$codename" "$image" ) &
   pids+=($!)
 done

@@ -636,15 +636,32 @@ def stop_note(left):
             "programs `stopasgroup` and `killasgroup`.")
 
 
+def described(m):
+    return (f"{m['cpus']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
+            f"Docker {m['docker']}, {m['ansible']}, Python {m['python']}")
+
+
+def machines_line(results):
+    """Where each step ran: one machine for all, or each step's own (a partial run may be on another machine)."""
+    measured = results.get("measured", {})
+    machines = results.get("machines", {})
+    if all(step in machines for step in measured) and len({described(m) for m in machines.values()}) <= 1:
+        return "all on one machine: " + described(results["machine"]) + "."
+    by_machine = {}
+    for step in measured:
+        key = described(machines[step]) if step in machines else "a machine this report did not record"
+        by_machine.setdefault(key, []).append(step)
+    return ("each step on the machine it ran on (a partial run keeps the other steps' figures): " + "; ".join(
+        f"{', '.join(steps)} on {where}" for where, steps in by_machine.items()) + ".")
+
+
 def report(results, images):
-    m = results["machine"]
     out = [
         "# pyops.webstack benchmark report",
         "",
         "Measured by `make bench` (tests/bench/bench.py), on the five containers "
-        "of the stack scenario (lb, web1 Debian 12, web2 Debian 13, worker, data), all on one machine:",
-        f"{m['cpus']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, {m['os']}, kernel {m['kernel']}, Docker {m['docker']}, "
-        f"{m['ansible']}, Python {m['python']}. Ansible reaches the containers with the docker connection "
+        "of the stack scenario (lb, web1 Debian 12, web2 Debian 13, worker, data), " + machines_line(results),
+        "Ansible reaches the containers with the docker connection "
         "(no SSH, so SSH connection reuse does not apply); pipelining is on in every run. These are figures, "
         "not tests: nothing here has a threshold.",
         "",
@@ -794,8 +811,8 @@ OPEN_FINDINGS = [
     "maintenance mode, bug fixes only, an operator's reason to hesitate). Not decided. The sweep's single 10-second "
     "round per configuration moved by as much as 20% between two runs, so it needs rounds before it can decide "
     "anything within 10%, and it has not run since the defaults changed. That baseline run (2026-11-22 13:04 UTC) "
-    "was on another machine of the same size (the one named at the top, Intel Xeon) than the other steps (AMD "
-    "EPYC): its ratios compare with theirs, its absolute figures do not.",
+    "was on another machine of the same size (Intel Xeon, named at the top) than the other steps (AMD EPYC, which "
+    "the report did not record per step then): its ratios compare with theirs, its absolute figures do not.",
     "The second run over SSH, measured by hand on a single-host estate (the README's tutorial: one bare Debian 12 "
     "container reached over SSH from a fresh virtualenv, the collection installed from its tarball; one run each, "
     "2026-11-22, nothing else running): ansible's defaults (SSH connection reuse by ControlPersist, no pipelining) "
@@ -849,6 +866,7 @@ def main():
             if name not in steps:
                 continue
             measured[name] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            results.setdefault("machines", {})[name] = results["machine"]
             try:
                 if name == "converge":
                     step(results)

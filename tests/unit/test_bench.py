@@ -193,3 +193,21 @@ def test_the_median_round_is_reported_with_all_rounds_and_every_error():
             {"requests_per_s": 610.0, "p99_ms": 40.0, "non_2xx_3xx": 0, "socket_errors": 0}]
     assert bench.median_run(runs) == {"requests_per_s": 500.0, "p99_ms": 70.0, "non_2xx_3xx": 1, "socket_errors": 6,
                                       "runs_requests_per_s": [500.0, 380.0, 610.0]}
+
+
+MACHINE = {"cpus": 2, "cpu": "CPU A", "memory_gib": 23.5, "os": "Debian GNU/Linux 12 (bookworm)", "kernel": "6.1",
+           "docker": "20.10", "ansible": "ansible [core 2.19.14]", "python": "3.11.7"}
+
+
+def test_the_report_names_each_steps_machine_when_partial_runs_were_on_others():
+    other = {**MACHINE, "cpu": "CPU B"}
+    measured = dict.fromkeys(("converge", "serving", "baseline"), "2026-11-22 13:04 UTC")
+    one = {"machine": MACHINE, "measured": measured, "machines": dict.fromkeys(measured, MACHINE)}
+    assert bench.machines_line(one).startswith("all on one machine: 2 CPUs (CPU A)")
+    mixed = {**one, "machine": other, "machines": {"converge": MACHINE, "serving": MACHINE, "baseline": other}}
+    line = bench.machines_line(mixed)
+    assert "converge, serving on 2 CPUs (CPU A)" in line and "baseline on 2 CPUs (CPU B)" in line
+    # Figures from before steps recorded their machine are not credited to the latest one.
+    unrecorded = {**one, "machine": other, "machines": {"baseline": other}}
+    line = bench.machines_line(unrecorded)
+    assert "converge, serving on a machine this report did not record" in line and "CPU A" not in line

@@ -72,11 +72,13 @@ destroy: venv ## Destroy one scenario's containers: make destroy SCENARIO=deploy
 
 # lint, the unit tests and the images (debootstrap downloads on a fresh machine) run side by side; then the package
 # check (its own container, two and a half minutes) beside the scenarios, whose first minutes wait on containers.
+# That second stage is not output-synced: each job prints whole lines, and the scenarios' "started/passed" lines
+# then show as they happen (synced per recipe line, they all came at the end).
 test: ## Everything CI runs: lint, unit, package, every molecule scenario
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory venv link; \
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit images; \
-	$(MAKE) --no-print-directory -j2 --output-sync=line package molecule-all; \
+	$(MAKE) --no-print-directory -j2 package molecule-all; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 $(VENV)/.bench-installed: $(VENV)/.installed tests/bench/requirements.txt

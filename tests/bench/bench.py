@@ -291,8 +291,50 @@ def install_wrk(container=LB):
 
 
 def wrk(url, container=LB, seconds=10, connections=16):
-    return parse_wrk(sh(container, f"wrk -t2 -c{connections} -d{seconds}s --latency -H 'Host: localhost' {url}",
-                        timeout=120).stdout)
+    return parse_wrk(wrk_output(url, container, seconds, connections))
+
+
+def wrk_output(url, container=LB, seconds=10, connections=16):
+    return sh(container, f"wrk -t2 -c{connections} -d{seconds}s --latency -H 'Host: localhost' {url}",
+              timeout=120).stdout
+
+
+# CPU time of a host's processes by kind, in clock ticks: the book's uWSGI (its virtualenv's path), our app
+# server (any other gunicorn or uWSGI), nginx. utime and stime are the fields after the command's name. The
+# patterns' brackets keep this script's own shell, whose command line holds them, out of every kind.
+CPU_TICKS = r"""for p in /proc/[0-9]*; do
+  a=$(tr '\0' ' ' < $p/cmdline 2>/dev/null) || continue
+  t=$(sed 's/^.*) //' $p/stat 2>/dev/null | awk '{print $12 + $13}') || continue
+  case "$a" in */opt/bench-boo[k]/*) k=book;; *gunicor[n]*|*uwsg[i]*) k=ours;; ngin[x]*) k=nginx;; *) continue;; esac
+  echo "$k ${t:-0}"
+done | awk '{s[$1] += $2} END {for (k in s) print k, s[k]}'; echo "hz $(getconf CLK_TCK)"
+"""
+
+
+def cpu_ticks(container):
+    return {kind: int(ticks) for kind, ticks in
+            (line.split() for line in sh(container, CPU_TICKS).stdout.splitlines() if line.strip())}
+
+
+def cpu_per_request(before, after, app, requests):
+    """Milliseconds of CPU per request of the app server (`app`: "ours" or "book") and of nginx, from two
+    cpu_ticks() readings around a run that answered `requests`."""
+    if not requests:
+        return None
+    per = {kind: round(1000 * (after.get(kind, 0) - before.get(kind, 0)) / after["hz"] / requests, 3)
+           for kind in (app, "nginx")}
+    return {"app_server": per[app], "nginx": per["nginx"]}
+
+
+def wrk_cpu(url, container, app):
+    """wrk as wrk(), with the CPU each request cost the app server and nginx on the host that serves it."""
+    before = cpu_ticks(container)
+    out = wrk_output(url, container)
+    after = cpu_ticks(container)
+    figures = parse_wrk(out)
+    requests = re.search(r"^\s*(\d+) requests in", out, re.M)
+    figures["cpu_ms_per_request"] = cpu_per_request(before, after, app, int(requests.group(1)) if requests else 0)
+    return figures
 
 
 def put(container, path, text):
@@ -410,6 +452,17 @@ user=USER
 """
 
 
+def plain_copy(site, listen):
+    """The plain-HTTP server block of our nginx site (the one with `allow` lines: the load balancers' backend),
+    listening on `listen` and open to it, everything else as deployed."""
+    blocks = re.findall(r"^server \{\n.*?^\}\n", site, re.M | re.S)
+    backend = next((block for block in blocks if re.search(r"^\s*allow ", block, re.M)), None)
+    if backend is None:
+        raise RuntimeError("our site has no plain-HTTP server for load balancers (no lb in the inventory?)")
+    backend = re.sub(r"^(\s*)listen [^;]+;", rf"\g<1>listen {listen};", backend, count=1, flags=re.M)
+    return re.sub(r"^\s*(allow [^;]+|deny all);\n", "", backend, flags=re.M)
+
+
 def median_run(runs):
     """The run with the median requests/s, with every run's requests/s and the errors of all of them."""
     ordered = sorted(runs, key=lambda r: r["requests_per_s"])
@@ -422,8 +475,9 @@ def median_run(runs):
 
 def step_baseline(results):
     """Our defaults against the book's own configuration on one web host (web1), measured from inside it, same
-    release, same database: our nginx site (HTTPS) to gunicorn sync, the book's nginx.conf (plain HTTP) to its
-    uwsgi.ini (4 processes x 2 threads) in a virtualenv with the release's requirements and uWSGI."""
+    release, same database: our nginx site (HTTPS) to gunicorn sync, the same site's plain-HTTP server (the one
+    the load balancers reach), the book's nginx.conf (plain HTTP) to its uwsgi.ini (4 processes x 2 threads) in
+    a virtualenv with the release's requirements and uWSGI; with the CPU each request cost on the host."""
     web = WEB1
     if sh(web, "ss -ltnH 'sport = :8080' | grep -q '127.0.0.1:8080'", check=False).returncode == 0:
         raise RuntimeError("something listens on 127.0.0.1:8080 already (the book's socket); stop it first")
@@ -439,18 +493,24 @@ def step_baseline(results):
     put(web, "/etc/supervisor/conf.d/bench-book.conf",
         BOOK_PROGRAM.replace("RELEASE", release).replace("USER", user))
     put(web, "/etc/nginx/sites-available/bench-book", BOOK_NGINX.replace("RELEASE", release))
+    # Our site's plain-HTTP server, as deployed (the one the load balancers reach), copied to listen on
+    # 127.0.0.1:8082 without its allow/deny lines, which admit the load balancers' addresses only.
+    site = sh(web, "cat /etc/nginx/sites-enabled/webapp.conf").stdout
+    put(web, "/etc/nginx/sites-available/bench-ours-http", plain_copy(site, "127.0.0.1:8082"))
     figures = {}
     try:
         sh(web, "supervisorctl update bench-book && ln -sf /etc/nginx/sites-available/bench-book "
-                "/etc/nginx/sites-enabled/bench-book && nginx -t -q && systemctl reload nginx && "
+                "/etc/nginx/sites-enabled/bench-book && ln -sf /etc/nginx/sites-available/bench-ours-http "
+                "/etc/nginx/sites-enabled/bench-ours-http && nginx -t -q && systemctl reload nginx && "
                 "for i in $(seq 60); do curl -fsS -o /dev/null http://127.0.0.1:8081/healthz && exit 0; sleep 1; done; "
                 "supervisorctl tail bench-book stderr; exit 1")
         for path in ("/", "/static/style.css", "/healthz"):
-            # Three rounds, ours and the book's in turn, so both see the same noise of a shared machine.
-            rounds = {"ours": [], "book": []}
+            # Three rounds, each side in turn, so all see the same noise of a shared machine.
+            rounds = {"ours": [], "ours_http": [], "book": []}
             for _ in range(3):
-                rounds["ours"].append(wrk(f"https://127.0.0.1{path}", web))
-                rounds["book"].append(wrk(f"http://127.0.0.1:8081{path}", web))
+                rounds["ours"].append(wrk_cpu(f"https://127.0.0.1{path}", web, "ours"))
+                rounds["ours_http"].append(wrk_cpu(f"http://127.0.0.1:8082{path}", web, "ours"))
+                rounds["book"].append(wrk_cpu(f"http://127.0.0.1:8081{path}", web, "book"))
             figures[path] = {side: median_run(runs) for side, runs in rounds.items()}
     finally:
         # The book's program stopped as supervisor stops it: without die-on-term, uWSGI 2.0 takes TERM as "reload",
@@ -460,11 +520,58 @@ def step_baseline(results):
                        "pgrep -fc '/opt/bench-book/venv/bin/[u]wsgi' || true", check=False).stdout.strip()
         sh(web, "pkill -9 -f '/opt/bench-book/venv/bin/[u]wsgi'; "
                 "rm -f /etc/nginx/sites-enabled/bench-book /etc/nginx/sites-available/bench-book "
+                "/etc/nginx/sites-enabled/bench-ours-http /etc/nginx/sites-available/bench-ours-http "
                 "/etc/supervisor/conf.d/bench-book.conf && supervisorctl update && nginx -t -q && "
                 "systemctl reload nginx && rm -rf /opt/bench-book", check=False)
     results["baseline"] = {"host": "web1", "python": python, "ours": live_server(web),
                            "book": "4 processes x 2 threads, no master", "figures": figures,
                            "book_processes_left_after_stop": int(left) if left.isdigit() else left}
+
+
+BASELINE_SIDES = (("ours", "ours HTTPS"), ("ours_http", "ours HTTP"), ("book", "book"))
+
+
+def baseline_section(baseline):
+    """The report's part on our defaults against the book's configuration: requests/s of each side with its share
+    of the book's, then what each request cost the host's CPU (results from before the plain-HTTP side and the
+    CPU figures existed lack their columns)."""
+    sides = [(key, label) for key, label in BASELINE_SIDES
+             if all(key in f for f in baseline["figures"].values())]
+    rates, costs = [], []
+    for path, f in baseline["figures"].items():
+        book = f["book"]["requests_per_s"]
+        rates.append((f"`{path}`", *(f[key]["requests_per_s"] for key, _ in sides),
+                      *(f"{round(100 * f[key]['requests_per_s'] / book)}%" for key, _ in sides if key != "book"),
+                      " / ".join(str(f[key]["p99_ms"]) for key, _ in sides),
+                      " / ".join(str(f[key]["non_2xx_3xx"] + f[key]["socket_errors"]) for key, _ in sides),
+                      " / ".join(", ".join(str(round(x)) for x in f[key].get("runs_requests_per_s", []))
+                                 for key, _ in sides)))
+        cpu = {key: f[key].get("cpu_ms_per_request") for key, _ in sides}
+        if all(cpu.values()):
+            costs.append((f"`{path}`", *(cpu[key]["app_server"] for key, _ in sides),
+                          *(cpu[key]["nginx"] for key, _ in sides)))
+    names = " / ".join(label for _, label in sides)
+    out = ["### Against the book's configuration", "",
+           f"On {baseline['host']} alone, wrk from inside it (2 threads, 16 connections, 10 s; three rounds, "
+           "each side in turn, the median round shown, errors summed over the rounds), the same release and "
+           f"database (Python {baseline['python']}). Ours: the nginx role's site to {baseline['ours']} (the "
+           "defaults), over HTTPS as a web host without load balancer serves"
+           + (", and over plain HTTP through the same site's server for load balancers (copied to 127.0.0.1:8082 "
+              "without its allow lines: it admits the load balancers only)" if len(sides) == 3 else "")
+           + ". The book's: its uwsgi.ini "
+           f"({baseline['book']}) under supervisor as its `[program:webapp]`, behind its nginx.conf over plain "
+           "HTTP on port 8081, with the release's requirements and uWSGI in a virtualenv of its own.", "",
+           stop_note(baseline.get("book_processes_left_after_stop")), "",
+           table(rates, ["path", *(f"{label} requests/s" for _, label in sides),
+                         *(f"{label} / book" for key, label in sides if key != "book"), f"p99 ms, {names}",
+                         f"errors, {names}", f"rounds, {names}"]), ""]
+    if costs:
+        out += ["CPU time per request on the web host in the median round (utime + stime of the processes, "
+                "before and after the round, divided by the requests answered; the database host's and wrk's "
+                "own CPU not counted):", "",
+                table(costs, ["path", *(f"app server ms, {label}" for _, label in sides),
+                              *(f"nginx ms, {label}" for _, label in sides)]), ""]
+    return out
 
 
 def lynis_index(container):
@@ -739,24 +846,7 @@ def report(results, images):
                 f"The default's `/` is {share}% of the best configuration's." if share is not None else "", ""]
     baseline = results.get("baseline")
     if baseline:
-        rows = []
-        for path, f in baseline["figures"].items():
-            ours, book = f["ours"], f["book"]
-            rows.append((f"`{path}`", ours["requests_per_s"], ours["p99_ms"], book["requests_per_s"], book["p99_ms"],
-                         f"{round(100 * ours['requests_per_s'] / book['requests_per_s'])}%",
-                         ours["non_2xx_3xx"] + ours["socket_errors"], book["non_2xx_3xx"] + book["socket_errors"],
-                         " / ".join(", ".join(str(round(x)) for x in side.get("runs_requests_per_s", []))
-                                    for side in (ours, book))))
-        out += ["### Against the book's configuration", "",
-                f"On {baseline['host']} alone, wrk from inside it (2 threads, 16 connections, 10 s; three rounds, "
-                "ours and the book's in turn, the median round shown, errors summed over the rounds), the same "
-                f"release and database (Python {baseline['python']}). Ours: the nginx role's site over HTTPS to "
-                f"{baseline['ours']} (the defaults). The book's: its uwsgi.ini ({baseline['book']}) under "
-                "supervisor as its `[program:webapp]`, behind its nginx.conf over plain HTTP on port 8081, with "
-                "the release's requirements and uWSGI in a virtualenv of its own.", "",
-                stop_note(baseline.get("book_processes_left_after_stop")), "",
-                table(rows, ["path", "ours requests/s", "ours p99 ms", "book requests/s", "book p99 ms",
-                             "ours / book", "ours errors", "book errors", "rounds, ours / book"]), ""]
+        out += baseline_section(baseline)
     if deploy:
         zero = deploy["zero_downtime"]
         rows = [(label, z.get("sent"), z.get("non_2xx"), z.get("connection_errors"),
@@ -800,19 +890,20 @@ NOT_MEASURED = [
 
 # What the figures showed that the project has not acted on yet; the report lists it under its own heading.
 OPEN_FINDINGS = [
-    "Our defaults do not beat the book's baseline yet (the table above), but the gap narrowed: with gunicorn's "
-    "access log off by default (2026-11-22), `/` served 89% of the book's requests/s and `/healthz` 83%; the run "
-    "before that change, with the access log, 68% and 61%. The static file, which nginx serves alone on both "
-    "sides, is at 70%: our HTTPS (HTTP/2-capable, with its security headers) against the book's plain HTTP costs "
-    "nginx that much at these rates, and how much of the app rows' gap is the same cost is not measured apart (our "
-    "web hosts answer plain HTTP to their load balancer only). Measured by hand before (CPU time per request from "
-    "the containers' cgroups): gunicorn's sync workers spent about 4.1 ms of CPU per `/` where the book's uWSGI "
-    "spent 2.7 ms, so uWSGI as the default app server is the other lever (the uWSGI project says it is in "
-    "maintenance mode, bug fixes only, an operator's reason to hesitate). Not decided. The sweep's single 10-second "
-    "round per configuration moved by as much as 20% between two runs, so it needs rounds before it can decide "
-    "anything within 10%, and it has not run since the defaults changed. That baseline run (2026-11-22 13:04 UTC) "
-    "was on another machine of the same size (Intel Xeon, named at the top) than the other steps (AMD EPYC, which "
-    "the report did not record per step then): its ratios compare with theirs, its absolute figures do not.",
+    "Our defaults do not beat the book's baseline (the table above). Like for like, plain HTTP on both sides, "
+    "our site and gunicorn's sync workers served 90% of the book's requests/s on `/` and 89% on `/healthz`; over "
+    "HTTPS, as a web host without load balancer serves, 82% and 82% (run of 2026-11-22 22:36 UTC). The CPU time "
+    "per request names the gap: gunicorn spent 1.96 ms per `/` and 0.99 ms per `/healthz` where the book's uWSGI "
+    "spent 1.70 and 0.82 (15-20% more), nginx about the same on both sides, and on this 2-core host the CPU is "
+    "what runs out. Tried by hand on the same estate, one 10-second run each, none closing the gap: gunicorn's "
+    "C parser (gunicorn_h1c 0.6.9; `gunicorn[fast]` of gunicorn 27.0.1 wants 0.6.14, which the package index "
+    "here does not have) changed nothing measurable; gthread workers (5 x 2, 5 x 4) were slower, also with "
+    "nginx keeping connections to them open; 4 or 8 sync workers instead of 5 no better. The levers left are "
+    "uWSGI as the default app server (the uWSGI project says it is in maintenance mode, bug fixes only: an "
+    "operator's reason to hesitate) and TLS terminated at a load balancer, which the estate's web hosts already "
+    "have. Not decided. The sweep's single 10-second round per configuration moved by as much as 20% between two "
+    "runs, so it needs rounds before it can decide anything within 10%, and it has not run since the defaults "
+    "changed.",
     "The second run over SSH, measured by hand on a single-host estate (the README's tutorial: one bare Debian 12 "
     "container reached over SSH from a fresh virtualenv, the collection installed from its tarball; one run each, "
     "2026-11-22, nothing else running): ansible's defaults (SSH connection reuse by ControlPersist, no pipelining) "

@@ -211,3 +211,67 @@ def test_the_report_names_each_steps_machine_when_partial_runs_were_on_others():
     unrecorded = {**one, "machine": other, "machines": {"baseline": other}}
     line = bench.machines_line(unrecorded)
     assert "converge, serving on a machine this report did not record" in line and "CPU A" not in line
+
+
+SITE = """upstream webapp_app {
+    server unix:/srv/webapp/run/live.sock;
+}
+
+server {
+    listen 443 ssl;
+    server_name localhost;
+    location / {
+        proxy_pass http://webapp_app;
+    }
+}
+
+server {
+    listen 172.18.0.4:8080;
+    server_name localhost;
+    allow 172.18.0.2;
+    allow 172.18.0.9;
+    deny all;
+    location / {
+        proxy_pass http://webapp_app;
+    }
+}
+"""
+
+
+def test_our_plain_http_side_is_the_load_balancers_server_opened_on_loopback():
+    copy = bench.plain_copy(SITE, "127.0.0.1:8082")
+    assert copy.startswith("server {\n    listen 127.0.0.1:8082;\n")
+    assert "allow" not in copy and "deny" not in copy and "ssl" not in copy and "upstream" not in copy
+    assert "proxy_pass http://webapp_app;" in copy and copy.count("server {") == 1
+    with pytest.raises(RuntimeError, match="no plain-HTTP server"):
+        bench.plain_copy(SITE.split("server {\n    listen 172")[0], "127.0.0.1:8082")
+
+
+def test_cpu_per_request_counts_the_measured_sides_app_server_and_nginx_only():
+    before = {"ours": 1000, "book": 500, "nginx": 200, "hz": 100}
+    after = {"ours": 1150, "book": 900, "nginx": 215, "hz": 100}
+    # 150 ticks of 10 ms over 1,500 requests: 1 ms each; the other side's 400 ticks are not ours.
+    assert bench.cpu_per_request(before, after, "ours", 1500) == {"app_server": 1.0, "nginx": 0.1}
+    assert bench.cpu_per_request(before, after, "book", 1000) == {"app_server": 4.0, "nginx": 0.15}
+    assert bench.cpu_per_request(before, after, "ours", 0) is None
+
+
+def side(rate, app_ms=None):
+    figures = {"requests_per_s": rate, "p99_ms": 30.0, "non_2xx_3xx": 0, "socket_errors": 1,
+               "runs_requests_per_s": [rate]}
+    if app_ms is not None:
+        figures["cpu_ms_per_request"] = {"app_server": app_ms, "nginx": 0.1}
+    return figures
+
+
+def test_the_baseline_section_gives_each_of_our_sides_its_share_of_the_books():
+    baseline = {"host": "web1", "python": "3.11.2", "ours": "gunicorn sync", "book": "4 x 2",
+                "figures": {"/": {"ours": side(750.0, 2.0), "ours_http": side(800.0, 1.9), "book": side(1000.0, 1.7)}}}
+    text = "\n".join(bench.baseline_section(baseline))
+    assert "| `/` | 750.0 | 800.0 | 1000.0 | 75% | 80% | 30.0 / 30.0 / 30.0 | 1 / 1 / 1 |" in text
+    assert "| `/` | 2.0 | 1.9 | 1.7 | 0.1 | 0.1 | 0.1 |" in text
+    # A result from before the plain-HTTP side and the CPU figures: two sides, no CPU table.
+    old = {**baseline, "figures": {"/": {"ours": side(750.0), "book": side(1000.0)}}}
+    text = "\n".join(bench.baseline_section(old))
+    assert "| `/` | 750.0 | 1000.0 | 75% |" in text
+    assert "ours HTTP requests/s" not in text and "plain HTTP through" not in text and "CPU time" not in text

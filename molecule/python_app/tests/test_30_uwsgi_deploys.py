@@ -1,9 +1,15 @@
 """Deploys on the uWSGI host: a new version goes live through the uwsgi protocol socket, a broken one never."""
 
+import re
+import uuid
+
 import pytest
 import testinfra
 
-from app_state import ROOT, current_release, kill_master_and_wait_for_supervisor, live_slot, live_version, slot_processes
+from app_state import (
+    ROOT, current_release, kill_master_and_wait_for_supervisor, live_slot, live_version, probe, slot_processes,
+)
+from webstack_testing import app_log
 
 
 
@@ -27,11 +33,23 @@ def test_uwsgi_switches_to_the_new_release(host, deploy):
         assert setting in ini
 
 
+def test_uwsgi_logs_no_line_per_request_by_default(host):
+    marker = uuid.uuid4().hex
+    assert probe(host, path=f"/healthz?probe={marker}")[0] == 0
+    content = app_log(host)
+    assert "spawned uWSGI worker" in content  # the colour's own log, where uWSGI's request lines would be...
+    assert marker not in content  # ...has none: the proxy in front logs every request
+
+
 def test_uwsgi_release_whose_health_fails_never_goes_live(host, deploy):
     live, slot = current_release(host), live_slot(host)
     rc, output = deploy("v1.3.0-broken-health", python_app_health_timeout=8)
     assert rc != 0
     assert (current_release(host), live_slot(host), live_version(host)) == (live, slot, "1.1.0")
+    # Without a line per request, server errors are still logged: the refused colour's log has its 503s.
+    refused = "green" if slot == "blue" else "blue"
+    log = host.file(f"/var/log/supervisor/webapp-{refused}.log").content_string
+    assert re.search(r"GET /healthz.* 503\)", log), log[-2000:]
 
 
 def test_uwsgi_kill_9_of_the_master_is_repaired(host):

@@ -7,7 +7,8 @@ import pytest
 import testinfra
 
 from app_state import (
-    ROOT, current_release, kill_master_and_wait_for_supervisor, live_slot, live_version, probe, slot_processes,
+    ROOT, current_release, kill_master_and_wait_for_supervisor, live_slot, live_version, probe, releases,
+    slot_processes,
 )
 from webstack_testing import app_log
 
@@ -50,6 +51,17 @@ def test_uwsgi_release_whose_health_fails_never_goes_live(host, deploy):
     refused = "green" if slot == "blue" else "blue"
     log = host.file(f"/var/log/supervisor/webapp-{refused}.log").content_string
     assert re.search(r"GET /healthz.* 503\)", log), log[-2000:]
+
+
+def test_an_app_server_without_its_config_is_refused_before_anything_changes(host, deploy):
+    # This host's playbooks ran the uwsgi role only: asking python_app for gunicorn, without gunicorn's role,
+    # must stop before a release is built, not at the switch.
+    live, slot, before = current_release(host), live_slot(host), releases(host)
+    rc, output = deploy("v2.0.0", python_app_server="gunicorn", test_without_server_role=True)
+    assert rc != 0
+    assert "/etc/webstack/webapp/gunicorn.conf.py does not exist" in output, output[-3000:]
+    assert releases(host) == before
+    assert (current_release(host), live_slot(host), live_version(host)) == (live, slot, "1.1.0")
 
 
 def test_uwsgi_kill_9_of_the_master_is_repaired(host):

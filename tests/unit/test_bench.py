@@ -275,3 +275,22 @@ def test_the_baseline_section_gives_each_of_our_sides_its_share_of_the_books():
     text = "\n".join(bench.baseline_section(old))
     assert "| `/` | 750.0 | 1000.0 | 75% |" in text
     assert "ours HTTP requests/s" not in text and "plain HTTP through" not in text and "CPU time" not in text
+
+
+def test_the_sweep_section_shows_each_configurations_rounds_when_it_has_them():
+    def path(rate, *runs):
+        return {"requests_per_s": rate, "p99_ms": 20.0, **({"runs_requests_per_s": list(runs)} if runs else {})}
+    figures = {"uwsgi": {"running": {"web1": "uwsgi 4x2", "web2": "uwsgi 4x2"},
+                         "/": path(350.4, 340.0, 350.4, 362.0), "/healthz": path(700.0, 690.0, 700.0, 705.0)},
+               "gevent": {"error": "site.yml failed"}}
+    sweep = {"figures": figures, "default": "uwsgi", "restored_rc": 0, "rounds": 3, "default_percent_of_best": 100.0}
+    text = "\n".join(bench.sweep_section(sweep))
+    assert "| uwsgi | uwsgi 4x2 | 350.4 | 20.0 | 700.0 | 20.0 | 340, 350, 362 / 690, 700, 705 |" in text
+    assert "| gevent | broke: site.yml failed |" in text
+    assert "3 rounds of 10 s for each path" in text
+    # A result from before the sweep had rounds: one round each, no rounds column.
+    old = {**sweep, "figures": {"uwsgi": {**figures["uwsgi"], "/": path(350.4), "/healthz": path(700.0)}}}
+    del old["rounds"]
+    text = "\n".join(bench.sweep_section(old))
+    assert "| uwsgi | uwsgi 4x2 | 350.4 | 20.0 | 700.0 | 20.0 |" in text and "rounds, /" not in text
+    assert "one 10-second round for each path" in text

@@ -294,3 +294,54 @@ def test_the_sweep_section_shows_each_configurations_rounds_when_it_has_them():
     text = "\n".join(bench.sweep_section(old))
     assert "| uwsgi | uwsgi 4x2 | 350.4 | 20.0 | 700.0 | 20.0 |" in text and "rounds, /" not in text
     assert "one 10-second round for each path" in text
+
+
+def test_the_ssh_inventory_puts_the_demo_host_in_every_demo_group_reached_over_ssh():
+    import yaml
+    demo = yaml.safe_load((ROOT / "inventories" / "demo" / "hosts.yml").read_text(encoding="utf-8"))
+    inventory = bench.ssh_inventory("10.1.2.3", "/keys/admin", "/keys/known_hosts")["all"]
+    assert set(inventory["children"]) == set(demo["all"]["children"])
+    for group, members in demo["all"]["children"].items():
+        assert inventory["children"][group]["hosts"] == {host: {"ansible_host": "10.1.2.3"}
+                                                         for host in members["hosts"]}
+    assert inventory["vars"]["ansible_connection"] == "ssh" and inventory["vars"]["ansible_user"] == "admin"
+    assert inventory["vars"]["ansible_ssh_private_key_file"] == "/keys/admin"
+    assert "UserKnownHostsFile=/keys/known_hosts" in inventory["vars"]["ansible_ssh_common_args"]
+    assert "docker" not in json.dumps(inventory)
+
+
+def test_the_slowest_tasks_sum_a_tasks_time_over_its_runs_and_skip_unfinished_ones():
+    run = {"timings": {"tasks": [
+        task("Harden", "Install packages", 0, 4.0, "pyops.webstack.hardening"),
+        task("Harden", "Gathering Facts", 4.0, 5.5),
+        task("App", "Install packages", 5.5, 6.0, "pyops.webstack.hardening"),
+        task("App", "Check the venv", 6.0, 9.25, "pyops.webstack.python_app"),
+        task("App", "never ended", 9.25, None),
+    ]}}
+    assert bench.slowest_tasks(run, count=2) == [{"task": "Install packages (hardening)", "seconds": 4.5},
+                                                 {"task": "Check the venv (python_app)", "seconds": 3.25}]
+    assert [t["task"] for t in bench.slowest_tasks(run)][-1] == "Gathering Facts (Harden)"
+
+
+def test_the_ssh_section_shows_every_second_run_and_where_the_fastest_spends_its_time():
+    def again(wall, rc=0, slowest=None, error=None):
+        return {"wall_s": wall, "tasks": 174, "changed": 0, "rc": rc, "failed_tasks": [], "error": error,
+                **({"slowest": slowest} if slowest else {})}
+    ssh = {"create_s": 20.5,
+           "fresh": {"wall_s": 600.0, "tasks": 212, "changed": 111, "rc": 0, "roles": {"hardening": 200.0}},
+           "again": {"defaults": again(97.5, slowest=[{"task": "Gathering Facts (Harden)", "seconds": 9.0}]),
+                     "Mitogen": again(35.8, slowest=[{"task": "Install packages (hardening)", "seconds": 2.5}]),
+                     "broken": again(12.0, rc=2, error="UNREACHABLE! demo-web"),
+                     "missing": {"error": "mitogen is not installed"}},
+           "healthz_after": "200"}
+    text = "\n".join(bench.ssh_section(ssh, images=["converge-ssh.png"]))
+    assert "600.0 s wall, 212 tasks, changed 111, rc 0" in text and "| hardening | 200.0 |" in text
+    assert "| defaults | 97.5 | 174 | 0 | 0 | none |" in text
+    assert "| broken | 12.0 | 174 | 0 | 2 | UNREACHABLE! demo-web |" in text
+    assert "| missing | - | - | - | - | mitogen is not installed |" in text
+    # The fastest run that recorded its tasks is the one broken down, not the broken run that ended sooner.
+    assert "fastest second run (Mitogen, 35.8 s)" in text and "| Install packages (hardening) | 2.5 |" in text
+    assert "Gathering Facts (Harden)" not in text
+    assert "HTTP 200" in text and "converge-ssh.png" in text
+    assert bench.ssh_section({"create_s": 20.5}) == ["### The demo estate over SSH", "",
+                                                     "No figures: the step broke before the fresh run ended.", ""]

@@ -121,3 +121,10 @@ def test_the_broker_and_database_listen_on_the_private_network_only(data):
     assert f"{data_address}:5432" in sockets
     assert "0.0.0.0:5432" not in sockets
     assert "15672" not in sockets  # no management plugin unless asked
+
+
+def test_the_broker_runs_only_the_plugins_the_inventory_lists(data):
+    # The role writes enabled_plugins itself (no rabbitmq-plugins call): the broker must have read it.
+    assert data.file("/etc/rabbitmq/enabled_plugins").content_string == "[].\n"
+    enabled = data.check_output("rabbitmq-plugins -q list --enabled --minimal")
+    assert [line for line in enabled.splitlines() if line.startswith("rabbitmq_")] == []

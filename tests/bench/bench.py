@@ -108,14 +108,23 @@ def playbook(name, path, extra_vars=None, env=None, state=STATE, inventory=None,
             "error": None if result.returncode == 0 else (result.stdout + result.stderr)[-1500:]}
 
 
-def per_role(run_result):
-    roles = {}
+def task_label(task):
+    """A task as the report names it: its name and, in brackets, its role (or play when it has none)."""
+    return f"{task['task']} ({(task['role'] or task['play'] or '').replace('pyops.webstack.', '')})"
+
+
+def summed_seconds(run_result, key):
+    """The run's finished tasks' seconds summed by key(task), longest first."""
+    sums = {}
     for task in run_result["timings"]["tasks"]:
-        if task["end"] is None:
-            continue
-        key = (task["role"] or "(plays)").replace("pyops.webstack.", "")
-        roles[key] = roles.get(key, 0) + task["end"] - task["start"]
-    return {role: round(seconds, 1) for role, seconds in sorted(roles.items(), key=lambda item: -item[1])}
+        if task["end"] is not None:
+            sums[key(task)] = sums.get(key(task), 0) + task["end"] - task["start"]
+    return sorted(sums.items(), key=lambda item: -item[1])
+
+
+def per_role(run_result):
+    return {role: round(seconds, 1) for role, seconds in summed_seconds(
+        run_result, lambda task: (task["role"] or "(plays)").replace("pyops.webstack.", ""))}
 
 
 def deploy_phases(run_result):
@@ -149,14 +158,8 @@ def slim(run_result):
 
 def slowest_tasks(run_result, count=10):
     """The run's slowest tasks (a task's time is summed over its hosts' plays when it ran more than once)."""
-    tasks = {}
-    for task in run_result["timings"]["tasks"]:
-        if task["end"] is None:
-            continue
-        key = f"{task['task']} ({(task['role'] or task['play'] or '').replace('pyops.webstack.', '')})"
-        tasks[key] = tasks.get(key, 0) + task["end"] - task["start"]
-    ranked = sorted(tasks.items(), key=lambda item: -item[1])[:count]
-    return [{"task": key, "seconds": round(seconds, 2)} for key, seconds in ranked]
+    return [{"task": label, "seconds": round(seconds, 2)}
+            for label, seconds in summed_seconds(run_result, task_label)[:count]]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -178,7 +181,7 @@ def task_at(timings, epoch):
     """The play's task (and its role) that was running at that moment, from the timing callback's record."""
     for task in timings["tasks"]:
         if task["start"] <= epoch < (task["end"] or float("inf")):
-            return f"{task['task']} ({(task['role'] or task['play'] or '').replace('pyops.webstack.', '')})"
+            return task_label(task)
     return "between tasks"
 
 
@@ -199,21 +202,10 @@ def step_converge(results):
     results["fresh"] = slim(fresh) | {"roles": per_role(fresh)}
     if fresh["rc"] != 0:
         raise RuntimeError(f"the fresh site.yml failed: {fresh['error']}")
-    again = {}
-    cache = tempfile.mkdtemp(prefix="bench-facts-")
-    cached_env = fact_cache_env(cache)
-    linear = playbook("converge-again-linear", converge)
-    again["defaults (linear, pipelining)"] = slim(linear) | {"roles": per_role(linear)}
-    playbook("converge-fill-factcache", FILL_FACTS, env=cached_env)
-    cached = playbook("converge-again-factcache", converge, env=cached_env)
-    again["fact caching (jsonfile, gathering=smart)"] = slim(cached)
-    shutil.rmtree(cache, ignore_errors=True)
-    try:
-        mitogen = playbook("converge-again-mitogen", converge, env=mitogen_env())
-        again["Mitogen (mitogen_linear)"] = slim(mitogen)
-    except ImportError as error:
-        again["Mitogen (mitogen_linear)"] = {"error": f"mitogen is not installed: {error}"}
-    results["again"] = again
+    runs = [("defaults (linear, pipelining)", "converge-again-linear", {}, False),
+            ("fact caching (jsonfile, gathering=smart)", "converge-again-factcache", {}, True)]
+    mitogen, missing = mitogen_runs("converge-again-mitogen")
+    results["again"] = second_runs(converge, runs + mitogen) | missing
 
 
 def fact_cache_env(cache):
@@ -221,16 +213,45 @@ def fact_cache_env(cache):
             "ANSIBLE_CACHE_PLUGIN_CONNECTION": cache, "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "3600"}
 
 
-# Fills a fact cache before the run that reads it, outside the measured run. (Filling it during a measured run
-# would not do: with `gathering = smart` a play does not gather facts its run has already gathered, so that run
-# would gather less than ansible's default.)
 FILL_FACTS = Path(__file__).resolve().parent / "fill_facts.yml"
+
+
+def second_runs(path, runs, **target):
+    """The second (idempotent) run of a playbook each way in `runs`: (label, log name, env, with a fact cache).
+    A run with a fact cache gets a cache of its own, filled
+    just before it by fill_facts.yml, outside the measured run: filled during a measured run, `gathering = smart`
+    would skip the facts that run had already gathered, and it would gather less than ansible's default does.
+    `target` is playbook()'s state, inventory and config (the stack's when empty)."""
+    again = {}
+    for label, name, env, cached in runs:
+        cache = tempfile.mkdtemp(prefix="bench-facts-") if cached else None
+        try:
+            if cache:
+                env = env | fact_cache_env(cache)
+                playbook(f"{name}-fill", FILL_FACTS, env=env, **target)
+            result = playbook(name, path, env=env, **target)
+        finally:
+            if cache:
+                shutil.rmtree(cache, ignore_errors=True)
+        again[label] = slim(result) | {"roles": per_role(result), "slowest": slowest_tasks(result)}
+    return again
 
 
 def mitogen_env():
     import ansible_mitogen  # noqa: PLC0415 - optional, from tests/bench/requirements.txt
     strategies = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
     return {"ANSIBLE_STRATEGY_PLUGINS": str(strategies), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
+def mitogen_runs(name, with_fact_cache=False):
+    """Mitogen's second runs for second_runs(), and the report's entry saying why there are none (mitogen not
+    installed) or nothing."""
+    try:
+        env = mitogen_env()
+    except ImportError as error:
+        return [], {"Mitogen (mitogen_linear)": {"error": f"mitogen is not installed: {error}"}}
+    return [("Mitogen (mitogen_linear)", name, env, False)] + (
+        [("Mitogen and fact caching", f"{name}-factcache", env, True)] if with_fact_cache else []), {}
 
 
 DEMO = "demo-web"
@@ -298,39 +319,21 @@ def step_ssh(results):
     out = {"create_s": created}
     results["ssh"] = out
 
-    def converge(name, env):
-        return playbook(name, site, env=env, state=DEMO_STATE, inventory=inventory, config=config)
-
-    cache = tempfile.mkdtemp(prefix="bench-facts-")
-    cached_env = fact_cache_env(cache)
-    try:
-        fresh = converge("ssh-fresh", {"ANSIBLE_PIPELINING": "False"})
-        out["fresh"] = slim(fresh) | {"roles": per_role(fresh)}
-        if fresh["rc"] != 0:
-            raise RuntimeError(f"the fresh site.yml over SSH failed: {fresh['error']}")
-        again = {}
-        runs = [("ansible's defaults (ControlPersist, no pipelining)", "ssh-again-defaults",
-                 {"ANSIBLE_PIPELINING": "False"}),
-                ("pipelining", "ssh-again-pipelining", {"ANSIBLE_PIPELINING": "True"}),
-                ("pipelining and fact caching (jsonfile, gathering=smart)", "ssh-again-factcache",
-                 {"ANSIBLE_PIPELINING": "True"} | cached_env)]
-        try:
-            runs += [("Mitogen (mitogen_linear)", "ssh-again-mitogen", mitogen_env()),
-                     ("Mitogen and fact caching", "ssh-again-mitogen-factcache", mitogen_env() | cached_env)]
-        except ImportError as error:
-            again["Mitogen (mitogen_linear)"] = {"error": f"mitogen is not installed: {error}"}
-        for label, name, env in runs:
-            if "ANSIBLE_CACHE_PLUGIN" in env:
-                shutil.rmtree(cache, ignore_errors=True)
-                playbook(f"{name}-fill", FILL_FACTS, env=env, state=DEMO_STATE, inventory=inventory, config=config)
-            result = converge(name, env)
-            again[label] = slim(result) | {"slowest": slowest_tasks(result), "roles": per_role(result)}
-        out["again"] = again
-        # Still serving after every run: the demo's health path through its published port on loopback.
-        out["healthz_after"] = run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
-                                    "https://127.0.0.1:8443/healthz"], check=False).stdout.strip()
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
+    target = {"state": DEMO_STATE, "inventory": inventory, "config": config}
+    fresh = playbook("ssh-fresh", site, env={"ANSIBLE_PIPELINING": "False"}, **target)
+    out["fresh"] = slim(fresh) | {"roles": per_role(fresh)}
+    if fresh["rc"] != 0:
+        raise RuntimeError(f"the fresh site.yml over SSH failed: {fresh['error']}")
+    runs = [("ansible's defaults (ControlPersist, no pipelining)", "ssh-again-defaults",
+             {"ANSIBLE_PIPELINING": "False"}, False),
+            ("pipelining", "ssh-again-pipelining", {"ANSIBLE_PIPELINING": "True"}, False),
+            ("pipelining and fact caching (jsonfile, gathering=smart)", "ssh-again-factcache",
+             {"ANSIBLE_PIPELINING": "True"}, True)]
+    mitogen, missing = mitogen_runs("ssh-again-mitogen", with_fact_cache=True)
+    out["again"] = second_runs(site, runs + mitogen, **target) | missing
+    # Still serving after every run: the demo's health path through its published port on loopback.
+    out["healthz_after"] = run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                                "https://127.0.0.1:8443/healthz"], check=False).stdout.strip()
 
 
 def default_server_packages():

@@ -345,3 +345,31 @@ def test_the_ssh_section_shows_every_second_run_and_where_the_fastest_spends_its
     assert "HTTP 200" in text and "converge-ssh.png" in text
     assert bench.ssh_section({"create_s": 20.5}) == ["### The demo estate over SSH", "",
                                                      "No figures: the step broke before the fresh run ended.", ""]
+
+
+def test_each_cached_second_run_gets_its_own_cache_filled_outside_the_measured_run(monkeypatch):
+    calls = []
+
+    def playbook(name, path, env=None, **target):
+        cache = (env or {}).get("ANSIBLE_CACHE_PLUGIN_CONNECTION")
+        calls.append((name, Path(path).name, cache, cache is not None and Path(cache).is_dir(), target))
+        return {"name": name, "rc": 0, "wall_s": 1.0, "tasks": 1, "changed": 0, "failed_tasks": [], "error": None,
+                "timings": {"tasks": [task("Play", "Check", 0, 1.5, "pyops.webstack.hardening")]}}
+
+    monkeypatch.setattr(bench, "playbook", playbook)
+    runs = [("defaults", "again-defaults", {"ANSIBLE_PIPELINING": "False"}, False),
+            ("cached", "again-cached", {"ANSIBLE_PIPELINING": "True"}, True),
+            ("cached too", "again-cached-too", {}, True)]
+    again = bench.second_runs(Path("site.yml"), runs, inventory="inv")
+    assert [(name, path) for name, path, *_ in calls] == [
+        ("again-defaults", "site.yml"), ("again-cached-fill", "fill_facts.yml"), ("again-cached", "site.yml"),
+        ("again-cached-too-fill", "fill_facts.yml"), ("again-cached-too", "site.yml")]
+    assert calls[0][2] is None  # the defaults' run reads no cache and fills none
+    # Each cached run reads the cache its fill wrote, a new one each, existing during the runs, gone afterwards.
+    assert calls[1][2] == calls[2][2] and calls[3][2] == calls[4][2] and calls[1][2] != calls[3][2]
+    assert all(exists for _, _, cache, exists, _ in calls if cache)
+    assert not Path(calls[2][2]).exists() and not Path(calls[4][2]).exists()
+    assert all(target == {"inventory": "inv"} for *_, target in calls)
+    assert list(again) == ["defaults", "cached", "cached too"]
+    assert again["cached"]["roles"] == {"hardening": 1.5} and "timings" not in again["cached"]
+    assert again["cached"]["slowest"] == [{"task": "Check (hardening)", "seconds": 1.5}]

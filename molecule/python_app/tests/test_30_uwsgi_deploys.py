@@ -34,6 +34,28 @@ def test_uwsgi_switches_to_the_new_release(host, deploy):
         assert setting in ini
 
 
+def test_uwsgi_socket_queues_the_connections_the_role_sets(host):
+    # uWSGI's own default is 100: under load the queue fills and nginx answers 502 (EAGAIN). The kernel's view of
+    # the live colour's listening socket: ss shows a listener's backlog as its Send-Q, just before its path.
+    sock = f"{ROOT}/run/{live_slot(host)}.sock"
+    lines = [line.split() for line in host.check_output("ss -xlnH").splitlines() if f" {sock} " in f"{line} "]
+    assert len(lines) == 1, host.check_output("ss -xlnH")
+    assert lines[0][lines[0].index(sock) - 1] == "2048"
+    assert "listen backlog is limited to 2048 connections" in app_log(host)
+
+
+def test_a_listen_queue_over_the_kernel_limit_is_refused_before_anything_changes(host, deploy):
+    limit = int(host.file("/proc/sys/net/core/somaxconn").content_string)
+    live, slot, before = current_release(host), live_slot(host), releases(host)
+    ini = host.file("/etc/webstack/webapp/uwsgi.ini").content_string
+    rc, output = deploy("v2.0.0", uwsgi_listen=limit + 1)
+    assert rc != 0
+    assert f"net.core.somaxconn is {limit}" in output, output[-3000:]
+    assert host.file("/etc/webstack/webapp/uwsgi.ini").content_string == ini
+    assert releases(host) == before
+    assert (current_release(host), live_slot(host), live_version(host)) == (live, slot, "1.1.0")
+
+
 def test_uwsgi_logs_no_line_per_request_by_default(host):
     marker = uuid.uuid4().hex
     assert probe(host, path=f"/healthz?probe={marker}")[0] == 0

@@ -65,6 +65,30 @@ def test_the_app_user_can_use_its_vhost_and_no_other(web1, data):
         data.run("rabbitmqctl --quiet delete_vhost other-app")
 
 
+def test_rights_and_tags_given_by_hand_are_taken_back_and_guest_removed_again(data, run_playbook):
+    # Drift made with rabbitmqctl: the app's user tagged administrator, with rights on a second vhost and write
+    # rights only on its own, and guest back. The role's one read finds each and puts it right; a run after that
+    # changes nothing.
+    playbook = Path(__file__).resolve().parent.parent / "rotate-broker-password.yml"
+    ctl = "rabbitmqctl --quiet"
+    data.check_output(f"{ctl} add_vhost drift && {ctl} set_permissions -p drift webapp '.*' '.*' '.*'")
+    try:
+        data.check_output(f"{ctl} set_permissions -p webapp webapp '' '.*' '' && {ctl} set_user_tags webapp "
+                          f"administrator && {ctl} add_user guest guest")
+        rc, output = run_playbook(playbook)
+        assert rc == 0, output[-3000:]
+        assert re.search(rf"^{DATA}\s+: ok=\d+\s+changed=4\s", output, re.MULTILINE), output[-3000:]
+        users = dict(line.split(None, 1) for line in data.check_output(f"{ctl} list_users").splitlines()[1:])
+        assert users == {"webapp": "[]"}
+        rights = [line.split() for line in data.check_output(f"{ctl} list_user_permissions webapp").splitlines()]
+        assert rights[1:] == [["webapp", ".*", ".*", ".*"]]
+        rc, output = run_playbook(playbook)
+        assert rc == 0, output[-3000:]
+        assert re.search(rf"^{DATA}\s+: ok=\d+\s+changed=0\s", output, re.MULTILINE), output[-3000:]
+    finally:
+        data.run(f"{ctl} delete_vhost drift")
+
+
 PG_CHECK = (
     "import os, sys, psycopg\n"
     "url = os.environ['DATABASE_URL'].replace('postgresql+psycopg://', 'postgresql://')\n"
@@ -80,8 +104,8 @@ PG_CHECK = (
 
 
 def test_a_new_broker_password_replaces_the_old_one(data, run_playbook):
-    # community.rabbitmq's rabbitmq_user does not reliably change an existing user's password; the role checks
-    # and changes it itself. Rotate to a new password, then back to the inventory's.
+    # The role checks the password with authenticate_user and changes it when it differs (community.rabbitmq's
+    # rabbitmq_user did not do it reliably). Rotate to a new password, then back to the inventory's.
     playbook = Path(__file__).resolve().parent.parent / "rotate-broker-password.yml"
     old, new = BROKER_PASSWORD, "bg-mq-rotated-81d4c0"
     assert authenticates(data, "webapp", old) and not authenticates(data, "webapp", new)

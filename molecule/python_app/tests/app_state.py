@@ -51,13 +51,18 @@ def slot_processes(host, slot):
     return [pid for pid in host.check_output(f"ps -e -o pid=,pgid= | awk '$2 == {master} {{print $1}}'").split()]
 
 
-def kill_master_and_wait_for_supervisor(host, slot, seconds=60):
-    """kill -9 the colour's master, then wait until supervisor has started a new one that answers healthy."""
+def kill_master_and_wait_for_supervisor(host, slot, seconds=90):
+    """kill -9 the colour's master, then wait until supervisor has started a new one that answers healthy.
+
+    gunicorn's workers outlive a killed master for a while (about 15 s here) and answer on the socket they hold
+    until the new master binds its own: an answer counts only once none of the old master's processes is left.
+    """
     master = host.check_output(f"supervisorctl pid webapp-{slot}")
     host.run(f"kill -9 {master}")
     for _ in range(seconds):
         now = host.run(f"supervisorctl pid webapp-{slot}").stdout.strip()
-        if now.isdigit() and now not in ("0", master) and probe(host)[0] == 0:
+        orphans = host.run(f"ps -e -o pgid= | awk '$1 == {master}'").stdout.split()
+        if now.isdigit() and now not in ("0", master) and not orphans and probe(host)[0] == 0:
             return now
         time.sleep(1)
     raise AssertionError(f"webapp-{slot} did not come back after kill -9 of {master}")

@@ -1,8 +1,12 @@
 """The first release, on both app servers: what is live, where, as whom, and what is kept private."""
 
+from pathlib import Path
+
+import yaml
 from app_state import ROOT, current_release, history, live_slot, live_version, slot_processes
 
 SECRET = "pyops-test-secret-7c1e9a"
+ROLE_VARS = Path(__file__).resolve().parents[3] / "roles" / "python_app" / "vars" / "main.yml"
 
 
 def test_first_release_is_live_on_one_colour(host):
@@ -72,3 +76,19 @@ def test_supervisor_socket_is_for_root_and_the_deploy_group_only(host):
     # ...any other user cannot.
     refused = host.run("runuser -u nobody -- supervisorctl status")
     assert refused.rc != 0 and "Permission denied" in refused.stdout + refused.stderr
+
+
+def test_a_uv_of_another_version_is_installed_again_by_the_next_deploy(host, deploy):
+    uv = "/opt/pyops-webstack/tools/bin/uv"
+    pinned = yaml.safe_load(ROLE_VARS.read_text(encoding="utf-8"))["__python_app_uv_version"]
+    assert host.check_output(f"{uv} --version").split()[1] == pinned
+    # A stand-in that answers another version, as a hand-installed or damaged uv would; pip's own record still says
+    # the pinned version is installed, so only the role's check of the binary itself can notice.
+    host.run_expect([0], f"cp {uv} /root/uv.kept && printf '#!/bin/sh\\necho uv 0.0.1\\n' > {uv}")
+    try:
+        rc, output = deploy("v1.0.0")
+        assert rc == 0, output[-3000:]
+        assert host.check_output(f"{uv} --version").split()[1] == pinned
+        assert live_version(host) == "1.0.0"
+    finally:
+        host.run(f"test -x {uv} && {uv} --version | grep -q 0.0.1 && cp /root/uv.kept {uv}; rm -f /root/uv.kept")

@@ -89,3 +89,19 @@ def test_bad_value_stops_the_play_before_any_task(host, run_playbook):
     assert "Validating arguments against arg spec" in output
     assert "deploy_user_name" in output
     assert "Create the deploy user" not in output
+
+
+def test_a_package_removed_by_hand_is_installed_again_and_a_full_host_calls_no_apt(host, run_playbook):
+    # The role asks dpkg which packages are missing and calls apt only then: git removed by hand must come back,
+    # and on the run after, with everything installed, the apt task must be skipped, not merely unchanged.
+    name = host.backend.get_hostname()
+    host.run_expect([0], "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q git >/dev/null")
+    assert host.run("dpkg-query --show --showformat '${db:Status-Abbrev}' git").stdout.strip() != "ii"
+    rc, output = run_playbook(CONVERGE, limit=name, verbosity=1)
+    assert rc == 0, output[-3000:]
+    assert host.package("git").is_installed
+    rc, output = run_playbook(CONVERGE, limit=name, verbosity=1)
+    assert rc == 0, output[-3000:]
+    task = output.split("TASK [pyops.webstack.deploy_user : Install the SSH client the deploy user pulls code with]")[1]
+    task = task.split("TASK [")[0]  # this task's lines only, up to the next task's header
+    assert f"skipping: [{name}]" in task and f"ok: [{name}]" not in task, task[:500]

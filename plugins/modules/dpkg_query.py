@@ -18,8 +18,8 @@ version_added: 0.1.0
 options:
   name:
     description:
-      - Package names, each optionally C(name=version) as M(ansible.builtin.apt) takes them. A package with a
-        version counts as missing unless exactly that version is installed.
+      - Package names, each optionally C(name=version) as M(ansible.builtin.apt) takes them (the version may end
+        in C(*)). A package with a version counts as missing unless the installed version matches it.
     type: list
     elements: str
     required: true
@@ -79,12 +79,17 @@ def parse(output):
     return packages
 
 
+def package_of(name):
+    """The package a name given as apt takes it stands for: without its =version and architecture qualifier
+    (libc6:amd64 names the same package as libc6)."""
+    return name.partition("=")[0].split(":", 1)[0]
+
+
 def compare(names, packages):
     """missing, present and installed for the names given, from parse()'s result."""
     missing, present, installed = [], [], {}
     for name in names:
-        package, _, version = name.partition("=")
-        package = package.split(":", 1)[0]  # an architecture qualifier (libc6:amd64) names the same package
+        package, version = package_of(name), name.partition("=")[2]
         known_version, status = packages.get(package, ("", "un"))
         # The second letter is the current state: i installed, c config-files, n not-installed, and so on.
         state = status[1:2]
@@ -103,7 +108,7 @@ def main():
     names = module.params["name"]
     if not names:  # dpkg-query with no name would list every package
         module.exit_json(changed=False, missing=[], present=[], installed={})
-    packages = sorted({name.partition("=")[0].split(":", 1)[0] for name in names})
+    packages = sorted({package_of(name) for name in names})
     dpkg_query = module.get_bin_path("dpkg-query", required=True)
     # dpkg-query exits 1 when it knows none of some names, and still prints the ones it knows.
     rc, out, err = module.run_command([dpkg_query, "--show", "--showformat", FORMAT, *packages])

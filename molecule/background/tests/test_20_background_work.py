@@ -1,6 +1,7 @@
 """Background work is never lost: worker restarts, a killed worker, a restarted broker; backups restore."""
 
 import time
+from pathlib import Path
 
 from estate import post_job, sql, until, wait_for_job, worker_pids
 
@@ -74,6 +75,23 @@ def test_workers_reconnect_after_the_broker_restarts(web1, workers, data):
     assert all(job["status"] == "done" for job in done), done
     assert {job["result"] for job in done} == {f"processed by {host.backend.get_hostname()}" for host in workers}
     assert [worker_pids(host) for host in workers] == pids  # reconnected, not restarted by hand
+
+
+def test_the_role_reads_the_broker_right_after_restarting_it(web1, data, run_playbook):
+    # The role runs no `rabbitmqctl await_startup`: Debian's unit is Type=notify and a restart returns once the
+    # broker is booted. Restart it just before the role's reads, with drift for them to find (the app's user
+    # tagged by hand): the reads must see the drift on the new broker and the role take the tag back.
+    playbook = Path(__file__).resolve().parent.parent / "rotate-broker-password.yml"
+    assert data.check_output("systemctl show --property Type --value rabbitmq-server") == "notify"
+    before = data.check_output("systemctl show --property MainPID --value rabbitmq-server")
+    data.check_output("rabbitmqctl --quiet set_user_tags webapp monitoring")
+    rc, output = run_playbook(playbook, extra_vars={"webstack_test_restart_broker": True})
+    assert rc == 0, output[-3000:]
+    assert data.check_output("systemctl show --property MainPID --value rabbitmq-server") != before
+    users = dict(line.split(None, 1) for line in data.check_output("rabbitmqctl -q list_users").splitlines()[1:])
+    assert users == {"webapp": "[]"}
+    job = wait_for_job(web1, post_job(web1, "after-role-restart", delay=0)["id"], seconds=180)
+    assert job["status"] == "done", job
 
 
 def test_a_dump_restores_into_a_fresh_database_with_the_rows(data):

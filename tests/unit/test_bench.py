@@ -373,3 +373,33 @@ def test_each_cached_second_run_gets_its_own_cache_filled_outside_the_measured_r
     assert list(again) == ["defaults", "cached", "cached too"]
     assert again["cached"]["roles"] == {"hardening": 1.5} and "timings" not in again["cached"]
     assert again["cached"]["slowest"] == [{"task": "Check (hardening)", "seconds": 1.5}]
+
+
+def test_a_way_run_in_rounds_reports_its_median_round_and_every_round(monkeypatch):
+    walls = iter([31.0, 29.5, 30.2, 12.0, 40.0, 41.0])
+    calls = []
+
+    def playbook(name, path, env=None, **target):
+        calls.append((name, (env or {}).get("ANSIBLE_CACHE_PLUGIN_CONNECTION")))
+        wall = next(walls) if Path(path).name == "site.yml" else 0.5
+        rc = 2 if wall == 12.0 else 0  # a broken round ends soonest: it must not be taken as the median
+        return {"name": name, "rc": rc, "wall_s": wall, "tasks": 1, "changed": 0, "failed_tasks": [],
+                "error": None if rc == 0 else "UNREACHABLE!",
+                "timings": {"tasks": [task("Play", "Check", 0, wall, "pyops.webstack.hardening")]}}
+
+    monkeypatch.setattr(bench, "playbook", playbook)
+    runs = [("Mitogen", "again-mitogen", {}, False), ("Mitogen cached", "again-mitogen-cached", {}, True)]
+    again = bench.second_runs(Path("site.yml"), runs, rounds=3)
+    assert [name for name, _ in calls] == [
+        "again-mitogen-1", "again-mitogen-2", "again-mitogen-3",
+        "again-mitogen-cached-1-fill", "again-mitogen-cached-1", "again-mitogen-cached-2-fill",
+        "again-mitogen-cached-2", "again-mitogen-cached-3-fill", "again-mitogen-cached-3"]
+    caches = [cache for name, cache in calls if name.startswith("again-mitogen-cached")]
+    assert len(set(caches)) == 3  # a fresh cache each round, shared by the round's fill and run only
+    assert again["Mitogen"]["wall_s"] == 30.2 and again["Mitogen"]["rounds_wall_s"] == [31.0, 29.5, 30.2]
+    assert again["Mitogen cached"]["wall_s"] == 41.0 and again["Mitogen cached"]["rc"] == 0
+    assert again["Mitogen cached"]["rounds_rc"] == [2, 0, 0]
+    ssh = {"create_s": 1.0, "fresh": {"wall_s": 9.0, "tasks": 1, "changed": 1, "rc": 0, "roles": {}}, "again": again}
+    text = "\n".join(bench.ssh_section(ssh))
+    assert "| Mitogen | 30.2 (median of 31.0, 29.5, 30.2) | 1 | 0 | 0 | none |" in text
+    assert "Mitogen and Mitogen cached ran 3 times in a row" in text

@@ -83,3 +83,25 @@ def test_beat_moves_to_the_host_the_inventory_names_and_runs_there_alone(workers
         rc, output = run_playbook(PLAYBOOK)
     assert rc == 0, output[-3000:]
     assert beat_programs(workers) == {WEB: "RUNNING"}
+
+
+def test_a_worker_stopped_by_hand_is_started_by_the_next_run_and_nothing_else_moves(workers, run_playbook):
+    # The role reads every program's state once and starts only a program that does not run: the stopped worker
+    # comes back, beat keeps its process, and the run after that changes nothing on the host.
+    host = workers[1]
+    name = host.backend.get_hostname()
+    beat = workers[0].check_output(f"supervisorctl pid {BEAT}")
+    host.check_output("supervisorctl stop webapp-celery-default")
+    try:
+        rc, output = run_playbook(PLAYBOOK)
+        assert rc == 0, output[-3000:]
+        assert re.search(rf"^{name}\s+: ok=\d+\s+changed=1\s", output, re.MULTILINE), output[-3000:]
+        state = until(lambda: host.run("supervisorctl status webapp-celery-default").stdout.split()[1],
+                      lambda now: now != "STARTING", 30)
+        assert state == "RUNNING"
+        assert workers[0].check_output(f"supervisorctl pid {BEAT}") == beat
+        rc, output = run_playbook(PLAYBOOK)
+        assert rc == 0, output[-3000:]
+        assert re.search(rf"^{name}\s+: ok=\d+\s+changed=0\s", output, re.MULTILINE), output[-3000:]
+    finally:
+        host.run("supervisorctl start webapp-celery-default")

@@ -80,10 +80,12 @@ def run_playbook(inventory, ephemeral_dir):
     if (ephemeral_dir / "ansible.cfg").exists():
         env["ANSIBLE_CONFIG"] = str(ephemeral_dir / "ansible.cfg")
 
-    def run(playbook, *, limit=None, extra_vars=None, verbosity=0):
+    def run(playbook, *, limit=None, extra_vars=None, verbosity=0, tags=None):
         argv = ["ansible-playbook", "-i", inventory, str(playbook)] + (["-" + "v" * verbosity] if verbosity else [])
         if limit:
             argv += ["--limit", limit]
+        if tags:
+            argv += ["--tags", tags]
         if extra_vars:
             argv += ["--extra-vars", json.dumps(extra_vars)]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=1200, check=False, env=env)

@@ -1,9 +1,10 @@
 """Checks every front server must pass, from outside the container as a client sees it.
 
 A scenario's test module imports them (`from proxy_tests import *`) and defines the `proxy` fixture:
-certificate, server_header, site, converge, extra_variable, broken_directive, refusal, check_command.
+tls_tag, certificate, server_header, site, converge, extra_variable, broken_directive, refusal, check_command.
 """
 
+import re
 import socket
 import ssl
 import subprocess
@@ -161,3 +162,24 @@ def test_broken_site_is_refused_and_the_old_one_keeps_serving(host, run_playbook
     assert host.file(proxy["site"]).content_string == before
     assert get("/").status_code == 200
     assert host.run(proxy["check_command"]).rc == 0
+
+
+def test_a_self_signed_certificate_for_other_names_is_made_again_and_served(host, run_playbook, proxy, address):
+    # The role reads key, request and certificate once and makes them again only when one differs from what it
+    # would make: here a pair for another name. The new certificate must be the one served (the server reloaded),
+    # and a run after that changes nothing.
+    name = host.backend.get_hostname()
+    crt = proxy["certificate"]
+    key = crt.removesuffix(".crt") + ".key"
+    host.check_output(f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -keyout {key} "
+                      f"-out {crt} -subj /CN=old.example -addext subjectAltName=DNS:old.example 2>/dev/null")
+    rc, output = run_playbook(proxy["converge"], limit=name, tags=proxy["tls_tag"])
+    assert rc == 0, output[-3000:]
+    assert re.search(rf"^{name}\s+: ok=\d+\s+changed=[1-9]", output, re.MULTILINE), output[-3000:]
+    made = host.file(crt).content_string
+    assert "old.example" not in host.check_output(f"openssl x509 -in {crt} -noout -subject -ext subjectAltName")
+    served = ssl.get_server_certificate((address, 443), timeout=10)
+    assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(made)
+    rc, output = run_playbook(proxy["converge"], limit=name, tags=proxy["tls_tag"])
+    assert rc == 0, output[-3000:]
+    assert re.search(rf"^{name}\s+: ok=\d+\s+changed=0\s", output, re.MULTILINE), output[-3000:]

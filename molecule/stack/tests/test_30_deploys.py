@@ -22,6 +22,10 @@ LIGHT_RATE = 50
 DEPLOY_REQUESTS = 20000
 
 
+def releases(host):
+    return host.check_output(f"ls {ROOT}/releases").split()
+
+
 def under_load(action, at_least=2, rate=RATE):
     """Run action while the load balancer gets load; keep the load up for at least `at_least` seconds in all."""
     started = time.monotonic()
@@ -98,6 +102,7 @@ def test_a_version_failing_its_health_check_stops_after_the_first_web_host(webs,
 
 def test_rollback_returns_every_host_to_the_previous_release_with_no_failed_request(webs, worker, run_playbook):
     previous = [web.check_output(f"basename $(readlink {ROOT}/previous)") for web in webs]
+    folders = [releases(host) for host in webs + [worker]]
     rc, output, result = under_load(lambda: run_playbook(SCENARIO / "rollback.yml"), rate=LIGHT_RATE)
     assert rc == 0, output[-4000:]
     assert_no_loss(result)
@@ -106,7 +111,7 @@ def test_rollback_returns_every_host_to_the_previous_release_with_no_failed_requ
         assert health(web)["version"] == "1.0.0"
     assert worker_cwd(worker) == f"{ROOT}/releases/{live_release(worker)}"
     # Nothing was built again: the rollback switched to releases that existed.
-    assert "Export the commit into the release" not in output
+    assert [releases(host) for host in webs + [worker]] == folders
 
 
 def test_site_again_on_a_built_estate_changes_and_restarts_nothing(webs, worker, run_playbook):

@@ -1,0 +1,783 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The release engine of the python_app role: build a release, then switch to it blue/green, in two calls."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: app_release
+short_description: Build a release of a Python web app and switch to it blue/green, health-gated
+description:
+  - The release state machine of the M(pyops.webstack.python_app) role, in one step per state instead of sixty
+    tasks. Each call takes the app's deploy lock (a folder, C(deploy.lock), with its owner in it) and gives it
+    back when it ends, failed or not.
+  - O(state=built) mirrors and fetches the app's repository, resolves O(version) to a commit, and builds a
+    release of it (C(git archive), a virtualenv with uv or pip, the shared paths linked in, C(.webstack-release)
+    describing it, the app's tests run in it) unless the live release or an earlier built one already is that
+    commit with the same packages. Nothing live changes.
+  - O(state=live) switches to the release of O(version) (the one just built, an earlier built one, or the live
+    one when only the app server's config or environment changed). On a host that serves the app it starts the
+    release on the idle colour with its own copy of the server config, waits for its health path on the idle
+    socket, swaps C(run/live.sock), C(current) and C(previous) in one rename each, checks the health path again
+    through the live socket (and switches back if it fails), lets the old colour drain, then stops it and keeps
+    it stopped. Last it marks the release ready, records the deploy in C(history.tsv) and prunes old releases.
+  - A failed step leaves the previous release serving, marks a release that was never live C(failed), records
+    the failure in the history and fails with the step's name and its output.
+  - Commands run as O(user) (git, builds, tests), as O(run_user) (the release commands, the only ones that
+    load the app's environment file) or as root (supervisor, the switch). No secret is an option of the
+    module, so none reaches its result unless a command prints it.
+version_added: 0.2.0
+options:
+  state:
+    description: V(built) builds and tests without switching; V(live) switches to the release (building none).
+    type: str
+    choices: [built, live]
+    required: true
+  name:
+    description: The app's name; its supervisor programs are C(NAME-blue) and C(NAME-green).
+    type: str
+    required: true
+  root:
+    description: The app root that holds C(releases/), C(shared/), C(run/), C(bin/), C(repo.git) and C(current).
+    type: path
+    required: true
+  repo:
+    description: The git repository to mirror (O(state=built) only).
+    type: str
+    default: ""
+  version:
+    description: Branch, tag or commit to build or switch to.
+    type: str
+    required: true
+  user:
+    description: Owner of the code; git, the builds and the tests run as this user.
+    type: str
+    required: true
+  group:
+    description: Group of the code owner.
+    type: str
+    required: true
+  run_user:
+    description: User the app's processes run as.
+    type: str
+    required: true
+  packages:
+    description: Python packages every release virtualenv gets besides the app (its app server's, pinned).
+    type: list
+    elements: str
+    default: []
+  install:
+    description: What to install into the virtualenv, the requirements file, the project (C(pip install .)) or both.
+    type: str
+    choices: [requirements, project, both]
+    default: requirements
+  requirements_file:
+    description: Requirements file, relative to the release.
+    type: str
+    default: requirements.txt
+  python:
+    description: Interpreter the virtualenvs are made from.
+    type: path
+    default: /usr/bin/python3
+  uv:
+    description: Path of uv to build with; empty builds with C(python -m venv) and pip.
+    type: str
+    default: ""
+  build_env:
+    description: Environment of the virtualenv builds (a CA bundle for pip, say).
+    type: dict
+    default: {}
+  shared_paths:
+    description: Paths of the release replaced by links into C(shared/).
+    type: list
+    elements: str
+    default: []
+  test_command:
+    description: Shell command run in the new release before anything live changes; empty runs none.
+    type: str
+    default: ""
+  deployer:
+    description: Who deploys, for the lock's owner and the history.
+    type: str
+    default: unknown
+  serve:
+    description: Whether this host serves the app (blue/green colours under supervisor), or only runs workers.
+    type: bool
+    default: true
+  server_config:
+    description: The app server's config that each colour copies when it starts (O(serve=true)).
+    type: path
+  env_file:
+    description: The app's environment file; its checksum and the server config's decide a restart.
+    type: path
+  program:
+    description:
+      - The supervisor program of a colour, as text with C(${slot}), C(${release}), C(${config}), C(${socket}),
+        C(${autostart}) and C(${fingerprint}) to fill in (O(serve=true)).
+    type: str
+    default: ""
+  program_dir:
+    description: Where supervisor reads program files from.
+    type: path
+    default: /etc/supervisor/conf.d
+  protocol:
+    description: What the app server's socket speaks, for the health check.
+    type: str
+    choices: [http, uwsgi]
+    default: http
+  health_path:
+    description: Path that answers 200 when the app is healthy.
+    type: str
+    default: /healthz
+  health_timeout:
+    description: Seconds a new release may take to answer its health path on the idle colour.
+    type: int
+    default: 60
+  drain_seconds:
+    description: Seconds the old colour keeps serving requests already sent to it after the switch.
+    type: int
+    default: 3
+  keep_releases:
+    description: How many good releases to keep (failed ones never count; live and previous are never removed).
+    type: int
+    default: 5
+  commands:
+    description:
+      - Shell commands run in a new release after its tests, as O(run_user) with the app's environment file
+        loaded (database migrations, say). They run only when this call builds a release.
+    type: list
+    elements: str
+    default: []
+  run_commands:
+    description:
+      - Whether this host runs O(commands); the role sets it on one host only when they act on something the
+        hosts share (a database). Every host's build ends before any host switches.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether a build or a switch would happen, and changes nothing (not even the mirror).
+  diff_mode:
+    support: full
+    description: The live release before and after.
+notes:
+  - The health probe is C(bin/webstack-probe) of the app root, which the role installs.
+author:
+  - pyops.webstack developers
+"""
+
+EXAMPLES = r"""
+- name: Build and test v1.2.0 without switching
+  pyops.webstack.app_release:
+    state: built
+    name: webapp
+    root: /srv/webapp
+    repo: git@git.example.com:acme/webapp.git
+    version: v1.2.0
+    user: deploy
+    group: deploy
+    run_user: deploy
+    packages: [pyuwsgi==2.0.30.post1]
+    uv: /opt/pyops-webstack/tools/bin/uv
+  register: build
+
+- name: Switch to it
+  pyops.webstack.app_release:
+    state: live
+    name: webapp
+    root: /srv/webapp
+    version: v1.2.0
+    user: deploy
+    group: deploy
+    run_user: deploy
+    packages: [pyuwsgi==2.0.30.post1]
+    server_config: /etc/webstack/webapp/uwsgi.ini
+    env_file: /srv/webapp/shared/env
+    program: "{{ lookup('ansible.builtin.template', 'app-slot.conf.j2') }}"
+    protocol: uwsgi
+"""
+
+RETURN = r"""
+release:
+  description: The release this call built or switched to (empty when there is none yet, in check mode).
+  returned: always
+  type: str
+  sample: 20261202T131500Z-3f2a9c1d0e
+commit:
+  description: The commit O(version) resolves to.
+  returned: always
+  type: str
+built:
+  description: Whether this call built a new release.
+  returned: always
+  type: bool
+switched:
+  description: Whether this call switched (a new release, or the live one restarted with a new config).
+  returned: always
+  type: bool
+live:
+  description: The release that was live when the call started (empty on a first deploy).
+  returned: always
+  type: str
+slot:
+  description: The colour that serves after the call (empty on a host that does not serve the app).
+  returned: always
+  type: str
+result:
+  description: What the history records, C(built), C(deployed), C(switched), C(restarted), or empty.
+  returned: always
+  type: str
+pruned:
+  description: The releases removed, each with the status it had.
+  returned: always
+  type: list
+  elements: str
+phases:
+  description: Seconds each phase took.
+  returned: always
+  type: dict
+  sample: {"fetch": 0.31, "build": 5.2, "tests": 0.8}
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import pwd
+import grp
+import shutil
+import string
+import subprocess
+import time
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+
+SLOTS = ("blue", "green")
+HISTORY_HEADER = "# release\tcommit\tversion\ttime\tby\tresult\n"
+
+
+class StepFailed(Exception):
+    """A step of the release failed: its name (recorded in the history) and what it printed."""
+
+    def __init__(self, step, output=""):
+        super().__init__(step)
+        self.step = step
+        self.output = output
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def release_status(release):
+    """A release folder's status word: building, built, ready or failed (unfinished when it has none)."""
+    try:
+        return (Path(release) / ".webstack-status").read_text().split(":", 1)[0].strip()
+    except OSError:
+        return "unfinished"
+
+
+def release_meta(release):
+    try:
+        return json.loads((Path(release) / ".webstack-release").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def release_folders(root):
+    """The release folders of an app root, newest first (their names begin with the build time)."""
+    releases = Path(root) / "releases"
+    if not releases.is_dir():
+        return []
+    return sorted((p for p in releases.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+
+
+def find_release(root, commit, packages):
+    """The newest release built from commit with these packages that can be switched to again: built (and
+    tested, never live) or ready (it was live once). Empty when there is none."""
+    for release in release_folders(root):
+        meta = release_meta(release)
+        if meta.get("commit") == commit and meta.get("packages") == packages \
+                and release_status(release) in ("built", "ready"):
+            return release.name
+    return ""
+
+
+def releases_to_prune(root, keep):
+    """(name, status) of the releases to remove: all but the newest folder, the live and previous releases, and
+    the keep newest good (ready) ones. Failed and unfinished releases never count towards keep."""
+    root = Path(root)
+    releases = release_folders(root)
+    protected = {releases[0].name} if releases else set()
+    for link in ("current", "previous"):
+        if (root / link).is_symlink():
+            protected.add(Path(os.readlink(root / link)).name)
+    good = [r for r in releases if release_status(r) == "ready"]
+    protected.update(r.name for r in good[:keep])
+    return [(r.name, release_status(r)) for r in releases if r.name not in protected]
+
+
+def other_slot(slot):
+    return "green" if slot == "blue" else "blue"
+
+
+def file_sha1(path):
+    try:
+        return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "-"
+
+
+def fingerprint_of(program_file):
+    """The fingerprint a colour's program file records (release and inputs it was started with)."""
+    try:
+        for line in Path(program_file).read_text().splitlines():
+            if line.startswith("; fingerprint: "):
+                return line[len("; fingerprint: "):].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def become(account):
+    """In a child process: take on a user's ids and groups (nothing to do when it is already that user)."""
+    if os.getuid() == account.pw_uid:
+        return
+    os.setgid(account.pw_gid)
+    os.initgroups(account.pw_name, account.pw_gid)
+    os.setuid(account.pw_uid)
+
+
+def render_program(template, **values):
+    return string.Template(template).safe_substitute(**values).rstrip("\n") + "\n"
+
+
+class Release:
+    """One call of the module: the app root's state as read at the start, and the steps that change it."""
+
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.root = Path(self.p["root"])
+        self.run_dir = self.root / "run"
+        self.mirror = self.root / "repo.git"
+        self.lock = self.root / "deploy.lock"
+        self.history = self.root / "history.tsv"
+        self.phases = {}
+        self.result = {"release": "", "commit": "", "built": False, "switched": False, "live": "", "slot": "",
+                       "result": "", "pruned": [], "changed": False}
+        # What a failure must undo.
+        self.new_release = ""  # a folder this call created
+        self.new_slot = ""  # a colour this call started
+        self.swapped = False
+        self.old_slot = ""
+        self.old_release = ""
+        self.target = ""
+        self.step = ""
+        self.uid = pwd.getpwnam(self.p["user"]).pw_uid
+        self.gid = grp.getgrnam(self.p["group"]).gr_gid
+
+    # --- running things -------------------------------------------------------------------------------------
+
+    def run(self, argv, step, cwd=None, user="", env=None, shell=False, ok=(0,)):
+        """Run a command as user (the code owner unless told; "root" stays root); another exit code than ok
+        fails the step with what the command printed."""
+        user = user or self.p["user"]
+        account = pwd.getpwnam(user)
+        environ = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": account.pw_dir,
+                   "USER": user, "LOGNAME": user}
+        environ.update(env or {})
+        proc = subprocess.run(argv, cwd=cwd, env=environ, shell=shell, capture_output=True, text=True,
+                              preexec_fn=lambda: become(account), check=False,
+                              executable="/bin/bash" if shell else None)
+        if proc.returncode not in ok:
+            raise StepFailed(step, (proc.stdout + "\n" + proc.stderr).strip())
+        return proc
+
+    def timed(self, phase, started):
+        self.phases[phase] = round(self.phases.get(phase, 0) + time.monotonic() - started, 2)
+
+    def write_owned(self, path, content, mode=0o644):
+        """Write a file of the code owner's atomically (a rename over the old one)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(content)
+        os.chown(tmp, self.uid, self.gid)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+
+    def write_root(self, path, content, mode=0o644):
+        """Write a root-owned file atomically; says whether its content changed."""
+        path = Path(path)
+        try:
+            if path.read_text() == content:
+                return False
+        except OSError:
+            pass
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(content)
+        os.chown(tmp, 0, 0)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+        return True
+
+    def relink(self, link, target):
+        """Point a symlink at target in one rename, so it is never missing."""
+        tmp = link.with_name(f".{link.name}.new")
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(target, tmp)
+        os.replace(tmp, link)
+
+    def record(self, release, result):
+        line = "\t".join([release or "-", self.result["commit"] or "-", self.p["version"],
+                          utc_now().replace(tzinfo=None).isoformat() + "Z", self.p["deployer"], result])
+        if not self.history.exists():
+            self.write_owned(self.history, HISTORY_HEADER)
+        with self.history.open("a") as history:
+            history.write(line + "\n")
+
+    def mark(self, release, status):
+        self.write_owned(self.root / "releases" / release / ".webstack-status", status + "\n")
+
+    # --- the lock -------------------------------------------------------------------------------------------
+
+    def take_lock(self):
+        try:
+            self.lock.mkdir()
+        except FileExistsError:
+            try:
+                owner = (self.lock / "owner").read_text().strip()
+            except OSError:
+                owner = ""
+            self.module.fail_json(
+                msg=f"Another deploy holds {self.lock}: {owner or 'owner unknown'}. If that deploy is no longer "
+                    "running (a stale lock), remove the folder and deploy again.", **self.result)
+        (self.lock / "owner").write_text(
+            f"{self.p['deployer']} since {utc_now().replace(tzinfo=None).isoformat()}Z "
+            f"(deploying {self.p['version']})\n")
+
+    def give_back_lock(self):
+        shutil.rmtree(self.lock, ignore_errors=True)
+
+    # --- reading the state ----------------------------------------------------------------------------------
+
+    def read_state(self, fetch):
+        started = time.monotonic()
+        if fetch and not self.module.check_mode:
+            self.step = "Mirror the app repository"
+            if not (self.mirror / "HEAD").exists():
+                self.run(["git", "clone", "--quiet", "--mirror", self.p["repo"], str(self.mirror)], self.step)
+                self.result["changed"] = True
+            else:
+                self.step = "Fetch new commits"
+                before = self.run(["git", "show-ref"], self.step, cwd=self.mirror, ok=(0, 1)).stdout
+                self.run(["git", "remote", "update", "--prune"], self.step, cwd=self.mirror)
+                if self.run(["git", "show-ref"], self.step, cwd=self.mirror, ok=(0, 1)).stdout != before:
+                    self.result["changed"] = True
+        self.timed("fetch", started)
+        self.step = "Resolve the version to a commit"
+        if (self.mirror / "HEAD").exists():
+            self.result["commit"] = self.run(
+                ["git", "rev-parse", "--verify", "--quiet", self.p["version"] + "^{commit}"], self.step,
+                cwd=self.mirror).stdout.strip()
+        elif not self.module.check_mode:
+            raise StepFailed(self.step, f"{self.mirror} is not a git mirror")
+        self.live = release_meta(self.root / "current")
+        self.result["live"] = self.old_release = self.live.get("id", "")
+        live_sock = self.run_dir / "live.sock"
+        self.old_slot = Path(os.readlink(live_sock)).name.removesuffix(".sock") if live_sock.is_symlink() else ""
+        self.inputs = "-".join(file_sha1(p) for p in (self.p["server_config"], self.p["env_file"]) if p)
+        self.live_differs = (self.live.get("commit") != self.result["commit"]
+                             or self.live.get("packages", []) != self.p["packages"])
+
+    def choose_target(self):
+        """The release to switch to: one already built of this commit, else the live one."""
+        if self.live_differs:
+            return find_release(self.root, self.result["commit"], self.p["packages"]) if self.result["commit"] else ""
+        return self.old_release
+
+    def program_file(self, slot):
+        return Path(self.p["program_dir"]) / f"{self.p['name']}-{slot}.conf"
+
+    def slot_config(self, slot):
+        server_config = Path(self.p["server_config"])
+        return server_config.with_name(f"{slot}-{server_config.name}")
+
+    def needs_switch(self):
+        if self.target != self.old_release:
+            return True
+        if not self.p["serve"]:
+            return False
+        live_fingerprint = fingerprint_of(self.program_file(self.old_slot)) if self.old_slot else ""
+        return live_fingerprint != f"{self.old_release}-{self.inputs}"
+
+    # --- building -------------------------------------------------------------------------------------------
+
+    def build(self):
+        commit = self.result["commit"]
+        release_id = f"{utc_now().strftime('%Y%m%dT%H%M%SZ')}-{commit[:10]}"
+        folder = self.root / "releases" / release_id
+        self.step = "Create the release folder"
+        folder.mkdir(mode=0o755)
+        os.chown(folder, self.uid, self.gid)
+        self.new_release = release_id
+        self.mark(release_id, "building")
+
+        started = time.monotonic()
+        self.step = "Export the commit into the release"
+        self.run(f"set -o pipefail; git archive --format=tar {commit} | tar -x -C {folder}", self.step,
+                 cwd=self.mirror, shell=True)
+        self.timed("export", started)
+
+        started = time.monotonic()
+        uv, build_env = self.p["uv"], {k: str(v) for k, v in self.p["build_env"].items()}
+        self.step = "Build the release virtualenv"
+        venv = [uv, "venv", "--quiet", "--python", self.p["python"], ".venv"] if uv \
+            else [self.p["python"], "-m", "venv", ".venv"]
+        self.run(venv, self.step, cwd=folder, env=build_env)
+        self.step = "Install the app and its app server into the release virtualenv"
+        install = [uv, "pip", "install", "--quiet", "--python", ".venv/bin/python"] if uv \
+            else [".venv/bin/pip", "install", "--quiet", "--disable-pip-version-check"]
+        if self.p["install"] in ("requirements", "both"):
+            install += ["-r", self.p["requirements_file"]]
+        if self.p["install"] in ("project", "both"):
+            install.append(".")
+        self.run(install + self.p["packages"], self.step, cwd=folder, env=build_env)
+        self.timed("venv", started)
+
+        self.step = "Link the shared paths into the release"
+        for shared in self.p["shared_paths"]:
+            self.run(["sh", "-c", 'rm -rf "$1" && mkdir -p "$(dirname "$1")" && ln -s "$2" "$1"', "link", shared,
+                      str(self.root / "shared" / shared)], self.step, cwd=folder)
+
+        self.step = "Describe the release"
+        meta = {"id": release_id, "commit": commit, "version": self.p["version"], "packages": self.p["packages"],
+                "built_at": utc_now().replace(tzinfo=None).isoformat() + "Z", "by": self.p["deployer"]}
+        self.write_owned(folder / ".webstack-release", json.dumps(meta, indent=4) + "\n")
+
+        if self.p["test_command"]:
+            started = time.monotonic()
+            self.step = "Run the app's tests in the new release (nothing live has changed yet)"
+            self.run(self.p["test_command"], self.step, cwd=folder, shell=True,
+                     env={"PATH": f"{folder}/.venv/bin:/usr/local/bin:/usr/bin:/bin"})
+            self.timed("tests", started)
+        if self.p["commands"] and self.p["run_commands"]:
+            started = time.monotonic()
+            self.step = "Run the release commands (once per deploy, or on each host), before the switch"
+            script = "set -e\nset -a; . \"$WEBSTACK_ENV_FILE\"; set +a\n" + "\n".join(self.p["commands"])
+            self.run(script, self.step, cwd=folder, user=self.p["run_user"], shell=True,
+                     env={"PATH": f"{folder}/.venv/bin:/usr/local/bin:/usr/bin:/bin",
+                          "WEBSTACK_ENV_FILE": self.p["env_file"]})
+            self.timed("commands", started)
+        self.mark(release_id, "built")
+        self.result.update(built=True, changed=True)
+        return release_id
+
+    # --- switching ------------------------------------------------------------------------------------------
+
+    def supervisorctl(self, *args, ok=(0,)):
+        return self.run(["supervisorctl", *args], self.step, user="root", ok=ok)
+
+    def probe(self, socket, wait, step):
+        self.step = step
+        self.run([str(self.root / "bin" / "webstack-probe"), f"--socket={self.run_dir / socket}",
+                  f"--protocol={self.p['protocol']}", f"--path={self.p['health_path']}", f"--wait={wait}"],
+                 step, user="root")
+
+    def start_slot(self, slot, release):
+        program = f"{self.p['name']}-{slot}"
+        self.step = "Give the idle colour its own copy of the server config"
+        self.write_root(self.slot_config(slot), Path(self.p["server_config"]).read_text())
+        self.step = "Point the idle colour at the release"
+        self.write_root(self.program_file(slot), self.program(slot, release, True, f"{release}-{self.inputs}"))
+        self.new_slot = slot
+        self.step = "Start the release on the idle colour"
+        self.supervisorctl("update", program)
+        started = self.supervisorctl("start", program, ok=(0, 1, 7))
+        if started.returncode != 0 and "already started" not in started.stdout:
+            raise StepFailed(self.step, started.stdout + started.stderr)
+
+    def stop_slot(self, slot, release):
+        """Stop a colour and keep it stopped across reboots (its program file says autostart=false)."""
+        program = f"{self.p['name']}-{slot}"
+        self.step = "Stop the old colour and keep it stopped"
+        self.supervisorctl("stop", program, ok=(0, 1, 7))
+        if self.write_root(self.program_file(slot), self.program(slot, release or self.target, False, "stopped")):
+            self.supervisorctl("update", program)
+
+    def program(self, slot, release, autostart, fingerprint):
+        return render_program(self.p["program"], slot=slot, release=str(self.root / "releases" / release),
+                              config=str(self.slot_config(slot)), socket=str(self.run_dir / f"{slot}.sock"),
+                              autostart=str(autostart).lower(), fingerprint=fingerprint)
+
+    def switch(self):
+        target, serve = self.target, self.p["serve"]
+        started = time.monotonic()
+        if serve:
+            self.start_slot(other_slot(self.old_slot) if self.old_slot else "blue", target)
+            self.probe(f"{self.new_slot}.sock", self.p["health_timeout"],
+                       "Wait until the release answers its health path on the idle colour's socket")
+        self.timed("start", started)
+
+        started = time.monotonic()
+        self.step = "Switch the live socket, current and previous to the release"
+        if serve:
+            self.relink(self.run_dir / "live.sock", f"{self.new_slot}.sock")
+        self.relink(self.root / "current", f"releases/{target}")
+        self.swapped = True
+        if self.old_release and self.old_release != target:
+            self.relink(self.root / "previous", f"releases/{self.old_release}")
+        if serve:
+            self.probe("live.sock", 10, "Check the health path again through the live socket")
+        self.timed("switch", started)
+
+        started = time.monotonic()
+        if serve and self.old_slot:
+            self.step = "Let the old colour finish the requests it already has"
+            time.sleep(self.p["drain_seconds"])
+            self.stop_slot(self.old_slot, self.old_release)
+        self.timed("drain", started)
+
+        self.step = "Mark the release good"
+        first_time = release_status(self.root / "releases" / target) != "ready"
+        self.mark(target, "ready")
+        # deployed: the release goes live for the first time; switched: back to one that was live (a rollback).
+        result = "restarted" if target == self.old_release else "deployed" if first_time else "switched"
+        self.record(target, result)
+        self.result.update(switched=True, changed=True, result=result, release=target,
+                           slot=self.new_slot if serve else "")
+        self.step = "Remove old releases"
+        for name, status in releases_to_prune(self.root, self.p["keep_releases"]):
+            shutil.rmtree(self.root / "releases" / name)
+            self.result["pruned"].append(f"{name} ({status})")
+
+    def undo(self, failure):
+        """After a failed step: switch back, stop the new colour, mark and record the failure."""
+        if self.swapped and self.old_slot and self.p["serve"]:
+            self.relink(self.run_dir / "live.sock", f"{self.old_slot}.sock")
+        if self.swapped and self.old_release:
+            self.relink(self.root / "current", f"releases/{self.old_release}")
+        if self.new_slot and self.new_slot != self.old_slot:
+            try:
+                self.stop_slot(self.new_slot, self.target)
+            except StepFailed:
+                pass
+        failed = self.new_release or (self.target if release_status(self.root / "releases" / self.target) == "built"
+                                      and self.target else "")
+        if failed:
+            self.mark(failed, f"failed: {failure.step}")
+        back = " (switched back)" if self.swapped and self.old_release else ""
+        self.record(self.new_release or self.target, f"failed: {failure.step}{back}")
+
+    # --- the two states -------------------------------------------------------------------------------------
+
+    def built(self):
+        self.read_state(fetch=True)
+        self.target = self.choose_target()
+        if self.live_differs and not self.target:
+            if self.module.check_mode:
+                self.result.update(changed=True)
+                return
+            self.target = self.build()
+            self.record(self.target, "built")
+            self.result["result"] = "built"
+        self.result["release"] = self.target
+
+    def switched(self):
+        self.read_state(fetch=False)
+        self.target = self.choose_target()
+        if not self.target and self.module.check_mode:
+            self.result["changed"] = True
+            return
+        if not self.target:
+            raise StepFailed("Choose the release to switch to",
+                             f"no built release of {self.p['version']} ({self.result['commit'] or 'unknown commit'})"
+                             " with these packages: build it first (state=built)")
+        self.result["release"] = self.target
+        self.result["slot"] = self.old_slot if self.p["serve"] else ""
+        if not self.needs_switch():
+            return
+        if self.module.check_mode:
+            self.result["changed"] = True
+            return
+        self.switch()
+
+    def main(self):
+        state = self.p["state"]
+        if not self.module.check_mode:
+            self.take_lock()
+        try:
+            self.built() if state == "built" else self.switched()
+        except StepFailed as failure:
+            if not self.module.check_mode:
+                self.undo(failure)
+            self.fail(failure)
+        finally:
+            if not self.module.check_mode:
+                self.give_back_lock()
+        before, after = self.result["live"], self.result["release"] if self.result["switched"] else self.result["live"]
+        if state == "live" and self.module.check_mode and self.result["changed"]:
+            after = self.result["release"]
+        self.module.exit_json(phases=self.phases, diff={"before": f"live: {before}\n", "after": f"live: {after}\n"},
+                              **self.result)
+
+    def fail(self, failure):
+        back = self.swapped and self.old_release
+        where = f", switched back to {self.old_release}" if back else ""
+        outcome = "the previous release serves" if self.swapped else "nothing live changed"
+        output = failure.output.strip()
+        if len(output) > 2000:
+            output = output[:1997] + "..."
+        self.give_back_lock()
+        self.module.fail_json(msg=f'Deploy of {self.p["version"]} failed at "{failure.step}"{where}; {outcome}. '
+                                  f"{output}".strip(), step=failure.step, phases=self.phases, **self.result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "choices": ["built", "live"], "required": True},
+            "name": {"type": "str", "required": True},
+            "root": {"type": "path", "required": True},
+            "repo": {"type": "str", "default": ""},
+            "version": {"type": "str", "required": True},
+            "user": {"type": "str", "required": True},
+            "group": {"type": "str", "required": True},
+            "run_user": {"type": "str", "required": True},
+            "packages": {"type": "list", "elements": "str", "default": []},
+            "install": {"type": "str", "choices": ["requirements", "project", "both"], "default": "requirements"},
+            "requirements_file": {"type": "str", "default": "requirements.txt"},
+            "python": {"type": "path", "default": "/usr/bin/python3"},
+            "uv": {"type": "str", "default": ""},
+            "build_env": {"type": "dict", "default": {}},
+            "shared_paths": {"type": "list", "elements": "str", "default": []},
+            "test_command": {"type": "str", "default": ""},
+            "deployer": {"type": "str", "default": "unknown"},
+            "serve": {"type": "bool", "default": True},
+            "server_config": {"type": "path"},
+            "env_file": {"type": "path"},
+            "program": {"type": "str", "default": ""},
+            "program_dir": {"type": "path", "default": "/etc/supervisor/conf.d"},
+            "protocol": {"type": "str", "choices": ["http", "uwsgi"], "default": "http"},
+            "health_path": {"type": "str", "default": "/healthz"},
+            "health_timeout": {"type": "int", "default": 60},
+            "drain_seconds": {"type": "int", "default": 3},
+            "keep_releases": {"type": "int", "default": 5},
+            "commands": {"type": "list", "elements": "str", "default": []},
+            "run_commands": {"type": "bool", "default": True},
+        },
+        required_if=[("state", "built", ["repo"]),
+                     ("serve", True, ["server_config", "env_file", "program"])],
+        supports_check_mode=True,
+    )
+    if module.params["keep_releases"] < 1:
+        module.fail_json(msg="keep_releases must be 1 or more")
+    Release(module).main()
+
+
+if __name__ == "__main__":
+    main()

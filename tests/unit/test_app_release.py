@@ -1,0 +1,184 @@
+"""plugins/modules/app_release.py: the release engine run as ansible runs it, on a git repository made here.
+
+These runs are of a host that only runs workers (serve: false): the app server's colours need supervisor, and
+the python_app, background and stack scenarios test them in containers. Builds use `python -m venv`.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+MODULE = ROOT / "plugins" / "modules" / "app_release.py"
+SPEC = importlib.util.spec_from_file_location("app_release", MODULE)
+app_release = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(app_release)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds and chowns as root, as the role runs it")
+
+
+def git(cwd, *args):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """An app repository with tags v1 and v2 (v2-broken's tests fail)."""
+    path = tmp_path / "app"
+    path.mkdir()
+    git(path, "init", "--quiet", "--initial-branch=main")
+    git(path, "config", "user.email", "t@example.com")
+    git(path, "config", "user.name", "t")
+    for tag, test in (("v1", "true"), ("v2", "true"), ("v2-broken", "echo this release must not ship; false")):
+        (path / "requirements.txt").write_text("")
+        (path / "VERSION").write_text(tag + "\n")
+        (path / "check.sh").write_text(test + "\n")
+        git(path, "add", "-A")
+        git(path, "commit", "--quiet", "-m", tag)
+        git(path, "tag", tag)
+    return path
+
+
+@pytest.fixture
+def root(tmp_path):
+    path = tmp_path / "srv"
+    for folder in ("releases", "shared/instance", "run", "bin"):
+        (path / folder).mkdir(parents=True)
+    (path / "shared" / "env").write_text("GREETING=hello\n")
+    return path
+
+
+def run(root, repo, state, check=False, **options):
+    args = {"state": state, "name": "webapp", "root": str(root), "repo": str(repo), "version": "v1",
+            "user": "root", "group": "root", "run_user": "root", "serve": False, "packages": [],
+            "env_file": str(root / "shared" / "env"), "shared_paths": ["instance"], "test_command": "sh check.sh",
+            "deployer": "tester@here", "_ansible_check_mode": check, "_ansible_diff": True, **options}
+    proc = subprocess.run([sys.executable, str(MODULE)], input=json.dumps({"ANSIBLE_MODULE_ARGS": args}),
+                          capture_output=True, text=True, check=False, cwd=root.parent)
+    return json.loads(proc.stdout)
+
+
+def history(root):
+    return [line.split("\t") for line in (root / "history.tsv").read_text().splitlines() if not line.startswith("#")]
+
+
+def live(root):
+    return os.readlink(root / "current").rsplit("/", 1)[1]
+
+
+def test_a_release_is_built_tested_and_switched_to_then_nothing_changes(root, repo):
+    built = run(root, repo, "built")
+    assert built["built"] and built["changed"], built
+    release = root / "releases" / built["release"]
+    assert built["release"].endswith("-" + git(repo, "rev-parse", "v1")[:10])
+    assert (release / "VERSION").read_text() == "v1\n" and (release / ".venv" / "bin" / "python").exists()
+    assert os.readlink(release / "instance") == str(root / "shared" / "instance")
+    assert json.loads((release / ".webstack-release").read_text())["commit"] == git(repo, "rev-parse", "v1")
+    assert (release / ".webstack-status").read_text() == "built\n"
+    assert not (root / "current").exists()  # nothing live yet
+
+    switched = run(root, repo, "live")
+    assert switched["switched"] and switched["result"] == "deployed", switched
+    assert live(root) == built["release"] and (release / ".webstack-status").read_text() == "ready\n"
+    assert [row[5] for row in history(root)] == ["built", "deployed"]
+    assert not (root / "deploy.lock").exists()
+
+    again = run(root, repo, "built"), run(root, repo, "live")
+    assert [(r["changed"], r["built"], r["switched"]) for r in again] == [(False, False, False)] * 2, again
+
+
+def test_failing_tests_refuse_the_release_and_leave_the_live_one(root, repo):
+    run(root, repo, "built")
+    run(root, repo, "live")
+    before = live(root)
+    failed = run(root, repo, "built", version="v2-broken")
+    assert failed["failed"]
+    assert failed["msg"].startswith('Deploy of v2-broken failed at "Run the app\'s tests')
+    assert "nothing live changed" in failed["msg"] and "this release must not ship" in failed["msg"]
+    assert live(root) == before
+    broken = root / "releases" / failed["release"] if failed["release"] else None
+    statuses = {p.name: (p / ".webstack-status").read_text() for p in (root / "releases").iterdir()}
+    assert [s for name, s in statuses.items() if name != before] == [
+        "failed: Run the app's tests in the new release (nothing live has changed yet)\n"], (statuses, broken)
+    assert history(root)[-1][2] == "v2-broken" and history(root)[-1][5].startswith("failed: Run the app's tests")
+    assert not (root / "deploy.lock").exists()
+    # A failed release is never switched to: the next switch to that version finds nothing built.
+    refused = run(root, repo, "live", version="v2-broken")
+    assert refused["failed"] and "no built release of v2-broken" in refused["msg"] and live(root) == before
+
+
+def test_a_held_lock_stops_the_deploy_names_its_owner_and_stays(root, repo):
+    (root / "deploy.lock").mkdir()
+    (root / "deploy.lock" / "owner").write_text("alice@laptop since 2026-11-21T08:00:00Z\n")
+    result = run(root, repo, "built")
+    assert result["failed"] and "alice@laptop" in result["msg"] and "stale" in result["msg"]
+    assert (root / "deploy.lock" / "owner").exists()
+    assert list((root / "releases").iterdir()) == []
+
+
+def test_check_mode_says_what_would_change_and_changes_nothing(root, repo):
+    result = run(root, repo, "built", check=True)
+    assert result["changed"] and not result["built"]
+    assert not (root / "repo.git").exists() and list((root / "releases").iterdir()) == []
+    run(root, repo, "built")
+    result = run(root, repo, "live", check=True)
+    assert result["changed"] and not result["switched"] and not (root / "current").exists()
+    assert result["diff"]["after"] == f"live: {result['release']}\n"
+
+
+def test_release_commands_run_with_the_environment_only_where_told(root, repo):
+    command = ["echo \"$GREETING\" > instance/greeting"]
+    run(root, repo, "built", commands=command, run_commands=False)
+    assert not (root / "shared" / "instance" / "greeting").exists()
+    run(root, repo, "built", version="v2", commands=command)
+    assert (root / "shared" / "instance" / "greeting").read_text() == "hello\n"
+
+
+def test_going_back_to_a_release_that_was_live_switches_without_building(root, repo):
+    first = run(root, repo, "built")["release"]
+    run(root, repo, "live")
+    second = run(root, repo, "built", version="v2")["release"]
+    run(root, repo, "live", version="v2")
+    back = run(root, repo, "live", version="v1")
+    assert back["result"] == "switched" and not back["built"] and live(root) == first
+    assert os.readlink(root / "previous") == f"releases/{second}"
+
+
+def make_releases(root, statuses):
+    for name, status in statuses.items():
+        (root / "releases" / name).mkdir()
+        if status:
+            (root / "releases" / name / ".webstack-status").write_text(status + "\n")
+
+
+def test_pruning_keeps_the_newest_good_releases_live_and_previous(root):
+    make_releases(root, {"01": "ready", "02": "ready", "03": "failed: x", "04": "ready", "05": "ready",
+                         "06": "", "07": "building"})
+    os.symlink("releases/01", root / "previous")
+    os.symlink("releases/05", root / "current")
+    pruned = app_release.releases_to_prune(root, 2)
+    # Kept: 07 (the newest folder), 05 and 04 (the two newest good), 01 (previous). Failed ones never count.
+    assert pruned == [("06", "unfinished"), ("03", "failed"), ("02", "ready")]
+
+
+def test_a_release_is_found_again_only_when_built_or_ready_with_the_same_packages(root):
+    make_releases(root, {"01": "ready", "02": "built", "03": "failed: health"})
+    for name in ("01", "02", "03"):
+        (root / "releases" / name / ".webstack-release").write_text(json.dumps({"commit": "c", "packages": ["p"]}))
+    assert app_release.find_release(root, "c", ["p"]) == "02"
+    assert app_release.find_release(root, "c", ["q"]) == ""
+    assert app_release.find_release(root, "d", ["p"]) == ""
+
+
+def test_the_program_template_is_filled_in_and_keeps_the_shell_words():
+    text = app_release.render_program(
+        "[program:webapp-${slot}]\ncommand=/bin/sh -c 'exec \"$0\" \"$@\"' ${release}/.venv/bin/uwsgi "
+        "--ini ${config}\nautostart=${autostart}\n; fingerprint: ${fingerprint}\n",
+        slot="green", release="/srv/r", config="/etc/c.ini", autostart="true", fingerprint="r-1-2", socket="s")
+    assert text == ("[program:webapp-green]\ncommand=/bin/sh -c 'exec \"$0\" \"$@\"' /srv/r/.venv/bin/uwsgi "
+                    "--ini /etc/c.ini\nautostart=true\n; fingerprint: r-1-2\n")
+    assert app_release.fingerprint_of("/nonexistent") == ""

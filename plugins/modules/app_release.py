@@ -27,7 +27,7 @@ description:
   - Commands run as O(user) (git, builds, tests), as O(run_user) (the release commands, the only ones that
     load the app's environment file) or as root (supervisor, the switch). No secret is an option of the
     module, so none reaches its result unless a command prints it.
-version_added: 0.2.0
+version_added: 0.1.0
 options:
   state:
     description: V(built) builds and tests without switching; V(live) switches to the release (building none).
@@ -138,6 +138,13 @@ options:
     description: Seconds the old colour keeps serving requests already sent to it after the switch.
     type: int
     default: 3
+  live_failed:
+    description:
+      - Why the live release failed after its switch, as found outside the module (a canary's watch). A switch
+        away from it (O(state=live)) marks it C(failed) and records that in the history; C(previous) becomes the
+        newest other good release (or none), so that neither a rollback nor the next deploy goes back to it.
+    type: str
+    default: ""
   keep_releases:
     description: How many good releases to keep (failed ones never count; live and previous are never removed).
     type: int
@@ -432,8 +439,8 @@ class Release:
         os.symlink(target, tmp)
         os.replace(tmp, link)
 
-    def record(self, release, result):
-        line = "\t".join([release or "-", self.result["commit"] or "-", self.p["version"],
+    def record(self, release, result, commit="", version=""):
+        line = "\t".join([release or "-", commit or self.result["commit"] or "-", version or self.p["version"],
                           utc_now().replace(tzinfo=None).isoformat() + "Z", self.p["deployer"], result])
         if not self.history.exists():
             self.write_owned(self.history, HISTORY_HEADER)
@@ -629,8 +636,10 @@ class Release:
             self.relink(self.run_dir / "live.sock", f"{self.new_slot}.sock")
         self.relink(self.root / "current", f"releases/{target}")
         self.swapped = True
-        if self.old_release and self.old_release != target:
+        if self.old_release and self.old_release != target and not self.p["live_failed"]:
             self.relink(self.root / "previous", f"releases/{self.old_release}")
+        elif self.p["live_failed"]:
+            self.keep_previous_off(target)
         if serve:
             self.probe("live.sock", 10, "Check the health path again through the live socket")
         self.timed("switch", started)
@@ -642,6 +651,10 @@ class Release:
             self.stop_slot(self.old_slot, self.old_release)
         self.timed("drain", started)
 
+        if self.p["live_failed"] and self.old_release != target:
+            self.mark(self.old_release, f"failed: {self.p['live_failed']}")
+            self.record(self.old_release, f"failed: {self.p['live_failed']}", commit=self.live.get("commit", "-"),
+                        version=self.live.get("version", "-"))
         self.step = "Mark the release good"
         first_time = release_status(self.root / "releases" / target) != "ready"
         self.mark(target, "ready")
@@ -654,6 +667,16 @@ class Release:
         for name, status in releases_to_prune(self.root, self.p["keep_releases"]):
             shutil.rmtree(self.root / "releases" / name)
             self.result["pruned"].append(f"{name} ({status})")
+
+    def keep_previous_off(self, target):
+        """Going back from a failed live release: previous is the newest other good release, never the failed
+        one (a rollback must not go back to it), or none."""
+        others = [r.name for r in release_folders(self.root)
+                  if r.name not in (target, self.old_release) and release_status(r) == "ready"]
+        if others:
+            self.relink(self.root / "previous", f"releases/{others[0]}")
+        elif (self.root / "previous").is_symlink():
+            (self.root / "previous").unlink()
 
     def undo(self, failure):
         """After a failed step: switch back, stop the new colour, mark and record the failure."""
@@ -712,9 +735,14 @@ class Release:
             self.take_lock()
         try:
             self.built() if state == "built" else self.switched()
-        except StepFailed as failure:
+        except Exception as error:  # noqa: BLE001 - whatever broke, what was live must be put back
+            failure = error if isinstance(error, StepFailed) \
+                else StepFailed(self.step, f"{type(error).__name__}: {error}")
             if not self.module.check_mode:
-                self.undo(failure)
+                try:
+                    self.undo(failure)
+                except Exception as undo_error:  # noqa: BLE001 - the first failure is the one to report
+                    failure.output += f"\n(and putting things back failed too: {undo_error})"
             self.fail(failure)
         finally:
             if not self.module.check_mode:
@@ -767,6 +795,7 @@ def main():
             "health_timeout": {"type": "int", "default": 60},
             "drain_seconds": {"type": "int", "default": 3},
             "keep_releases": {"type": "int", "default": 5},
+            "live_failed": {"type": "str", "default": ""},
             "commands": {"type": "list", "elements": "str", "default": []},
             "run_commands": {"type": "bool", "default": True},
         },

@@ -182,3 +182,34 @@ def test_the_program_template_is_filled_in_and_keeps_the_shell_words():
     assert text == ("[program:webapp-green]\ncommand=/bin/sh -c 'exec \"$0\" \"$@\"' /srv/r/.venv/bin/uwsgi "
                     "--ini /etc/c.ini\nautostart=true\n; fingerprint: r-1-2\n")
     assert app_release.fingerprint_of("/nonexistent") == ""
+
+
+def test_switching_away_from_a_live_release_that_failed_marks_it_and_moves_previous_off_it(root, repo):
+    first = run(root, repo, "built")["release"]
+    run(root, repo, "live")
+    second = run(root, repo, "built", version="v2")["release"]
+    run(root, repo, "live", version="v2")
+    third = run(root, repo, "built", version="v2-broken", test_command="")["release"]
+    run(root, repo, "live", version="v2-broken")
+    assert os.readlink(root / "previous") == f"releases/{second}"
+    # The third failed after its switch (a canary's watch): going back to the second marks it failed, and previous
+    # is the good release before them, not the failed one.
+    back = run(root, repo, "live", version="v2", live_failed="canary's watch of 30 s")
+    assert back["result"] == "switched" and live(root) == second, back
+    assert (root / "releases" / third / ".webstack-status").read_text() == "failed: canary's watch of 30 s\n"
+    assert os.readlink(root / "previous") == f"releases/{first}"
+    assert history(root)[-2][0] == third and history(root)[-2][1:3] == [git(repo, "rev-parse", "v2-broken"),
+                                                                          "v2-broken"]
+    assert history(root)[-2][5] == "failed: canary's watch of 30 s"
+    # A failed release is never switched to again.
+    assert run(root, repo, "live", version="v2-broken")["failed"]
+
+
+def test_an_unexpected_error_fails_the_step_by_name_and_gives_the_lock_back(root, repo):
+    (root / "releases").rmdir()
+    (root / "releases").write_text("not a folder\n")
+    result = run(root, repo, "built")
+    assert result["failed"] and result["msg"].startswith('Deploy of v1 failed at "Create the release folder"')
+    assert "NotADirectoryError" in result["msg"] and "nothing live changed" in result["msg"]
+    assert not (root / "deploy.lock").exists()
+    assert history(root)[-1][5] == "failed: Create the release folder"

@@ -1156,6 +1156,40 @@ OPEN_FINDINGS = [
 
 STEPS = ["ssh", "converge", "venv", "deploy", "serving", "hardening", "sweep", "baseline"]
 
+# bench/summary.json: the headline figures, a flat object with exactly these keys (issue 29); each names the step
+# that measures it and where its figure sits in results.json. null where that step did not run in this bench.
+SUMMARY = {
+    "deploy_2web_1worker_s": ("deploy", ["deploy", "deploys", "deploy.yml v1.1.0 (uv)", "wall_s"]),
+    "book_deploy_s": ("deploy", ["deploy", "deploys", "the book's fabfile deploy", "wall_s"]),
+    "rollback_s": ("deploy", ["deploy", "deploys", "rollback.yml", "wall_s"]),
+    "deploy_failed_requests": ("deploy", ["deploy", "zero_downtime", "deploy.yml v1.1.0 (uv)", "failed"]),
+    "deploy_requests": ("deploy", ["deploy", "zero_downtime", "deploy.yml v1.1.0 (uv)", "sent"]),
+    "deploy_web_hosts_1_s": ("scale", ["scale", "1", "wall_s"]),
+    "deploy_web_hosts_2_s": ("scale", ["scale", "2", "wall_s"]),
+    "deploy_web_hosts_4_s": ("scale", ["scale", "4", "wall_s"]),
+    "deploy_web_hosts_8_s": ("scale", ["scale", "8", "wall_s"]),
+    "second_run_5hosts_stock_s": ("converge", ["converge", "again", "defaults (linear, pipelining)", "wall_s"]),
+    "second_run_5hosts_mitogen_s": ("converge", ["converge", "again", "Mitogen (mitogen_linear)", "wall_s"]),
+    "second_run_ssh_stock_s": ("ssh", ["ssh", "again", "pipelining", "wall_s"]),
+    "second_run_ssh_mitogen_s": ("ssh", ["ssh", "again", "Mitogen (mitogen_linear)", "wall_s"]),
+    "first_run_5hosts_s": ("converge", ["converge", "fresh", "wall_s"]),
+}
+
+
+def summary(results, steps):
+    """The headline figures of the steps that ran in this bench (null for the others, and for a figure a step
+    could not make). A failed load count is the non-2xx answers and the refused connections together."""
+    out = {}
+    for key, (step, path) in SUMMARY.items():
+        value = results if step in steps and step not in results.get("errors", {}) else None
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None and path[-1] == "failed" and step in steps:
+            load = results.get(path[0], {}).get(path[1], {}).get(path[2])
+            value = load["non_2xx"] + load["connection_errors"] if load else None
+        out[key] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return out
+
 
 def anonymous(text):
     """The report speaks of the project only: no paths of the machine it ran on (error output may carry some)."""
@@ -1219,6 +1253,8 @@ def main():
         results["errors"]["plots"] = f"matplotlib is missing: {error}"
     (BENCH / "results.json").write_text(anonymous(json.dumps(results, indent=1)), encoding="utf-8")
     (BENCH / "report.md").write_text(anonymous(report(results, images)), encoding="utf-8")
+    if steps:
+        (BENCH / "summary.json").write_text(json.dumps(summary(results, steps), indent=1) + "\n", encoding="utf-8")
     log(f"wrote bench/report.md and bench/results.json ({', '.join(steps) or 'report only'})")
     return 1 if results["errors"] else 0
 

@@ -403,3 +403,24 @@ def test_a_way_run_in_rounds_reports_its_median_round_and_every_round(monkeypatc
     text = "\n".join(bench.ssh_section(ssh))
     assert "| Mitogen | 30.2 (median of 31.0, 29.5, 30.2) | 1 | 0 | 0 | none |" in text
     assert "Mitogen and Mitogen cached ran 3 times in a row" in text
+
+
+def test_the_summary_has_exactly_the_headline_keys_and_null_for_steps_not_run():
+    results = {
+        "errors": {"ssh": "broke"},
+        "deploy": {"deploys": {"deploy.yml v1.1.0 (uv)": {"wall_s": 28.5}, "rollback.yml": {"wall_s": 12.0}},
+                   "zero_downtime": {"deploy.yml v1.1.0 (uv)": {"sent": 5000, "non_2xx": 1, "connection_errors": 2}}},
+        "converge": {"fresh": {"wall_s": 230.0}, "again": {"defaults (linear, pipelining)": {"wall_s": 58.0}}},
+        "ssh": {"again": {"pipelining": {"wall_s": 29.0}}},
+    }
+    out = bench.summary(results, ["deploy", "ssh"])
+    assert list(out) == [
+        "deploy_2web_1worker_s", "book_deploy_s", "rollback_s", "deploy_failed_requests", "deploy_requests",
+        "deploy_web_hosts_1_s", "deploy_web_hosts_2_s", "deploy_web_hosts_4_s", "deploy_web_hosts_8_s",
+        "second_run_5hosts_stock_s", "second_run_5hosts_mitogen_s", "second_run_ssh_stock_s",
+        "second_run_ssh_mitogen_s", "first_run_5hosts_s"]
+    assert (out["deploy_2web_1worker_s"], out["rollback_s"], out["deploy_requests"]) == (28.5, 12.0, 5000)
+    assert out["deploy_failed_requests"] == 3
+    # Not run in this bench (converge), failed (ssh), or not measured by the step (the book's deploy): null.
+    assert out["first_run_5hosts_s"] is None and out["second_run_5hosts_stock_s"] is None
+    assert out["second_run_ssh_stock_s"] is None and out["book_deploy_s"] is None

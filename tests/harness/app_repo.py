@@ -9,6 +9,8 @@ Versions, as tags (and `main` pointing at the newest good one):
   v1.3.0-broken-health    tests pass but /healthz answers 503 (the health-gated switch must refuse it)
   v2.1.0-flaky-health     /healthz answers 200 once per instance folder, then 503: it passes the check on its
                           own socket and fails the one after the switch (the switch must be undone)
+  v2.2.0-fails-canary     /healthz answers 200 three times per instance folder, then 503: it passes both checks
+                          of the switch and fails the canary's watch after it (the canary must be switched back)
 
 Commit dates are fixed, so the same fixture always gives the same commit ids.
 """
@@ -90,6 +92,15 @@ def main(dest):
         views.write_text("import os\n" + good_views.replace(HEALTH_ANCHOR, flaky))
         tests.write_text(tests.read_text().replace("def test_healthz_", "def skip_healthz_"))
         release(work, "2.1.0", "v2.1.0-flaky-health", "webapp 2.1.0: healthy once, then failing")
+
+        later = (
+            "    seen = os.path.join(current_app.instance_path, 'fails-canary-seen')\n"
+            "    with open(seen, 'a') as mark:\n"
+            "        mark.write('.')\n"
+            "    healthy = _database_ok() and os.path.getsize(seen) <= 3  # three times healthy, then failing\n"
+        )
+        views.write_text("import os\n" + good_views.replace(HEALTH_ANCHOR, later))
+        release(work, "2.2.0", "v2.2.0-fails-canary", "webapp 2.2.0: healthy three times, then failing")
         git(work, "reset", "-q", "--hard", "v2.0.0")  # main stays on the newest good release
 
         if dest.exists():

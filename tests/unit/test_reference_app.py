@@ -68,7 +68,8 @@ def probe(python, work):
 def test_published_refs(repo):
     refs = subprocess.run(["git", "-C", str(repo), "tag"], capture_output=True, text=True, check=True).stdout.split()
     assert set(refs) == {
-        "v1.0.0", "v1.1.0", "v2.0.0", "v1.2.0-broken-tests", "v1.3.0-broken-health", "v2.1.0-flaky-health"
+        "v1.0.0", "v1.1.0", "v2.0.0", "v1.2.0-broken-tests", "v1.3.0-broken-health", "v2.1.0-flaky-health",
+        "v2.2.0-fails-canary",
     }
 
 
@@ -105,9 +106,8 @@ def test_broken_health_release_passes_tests_but_fails_health(app_python, repo, t
     assert seen["index"] == 200
 
 
-def test_flaky_health_release_is_healthy_once_then_failing(app_python, repo, tmp_path):
-    work = checkout(repo, "v2.1.0-flaky-health", tmp_path)
-    assert app_tests(app_python, work).returncode == 0
+def health_answers(app_python, work, tmp_path, count):
+    """The status of count /healthz requests in a row to one instance folder."""
     script = (
         "from webapp import create_app\n"
         "from webapp.models import db\n"
@@ -115,11 +115,23 @@ def test_flaky_health_release_is_healthy_once_then_failing(app_python, repo, tmp
         "with app.app_context():\n"
         "    db.create_all()\n"
         "client = app.test_client()\n"
-        "print(client.get('/healthz').status_code, client.get('/healthz').status_code)\n"
+        f"print(*[client.get('/healthz').status_code for _ in range({count})])\n"
     )
     env = dict(os.environ, PYTHONPATH=str(work), WEBAPP_INSTANCE_PATH=str(tmp_path / "instance"))
     result = subprocess.run([app_python, "-c", script], cwd=work, env=env, capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["200", "503"]
+    return result.stdout.split()
+
+
+def test_flaky_health_release_is_healthy_once_then_failing(app_python, repo, tmp_path):
+    work = checkout(repo, "v2.1.0-flaky-health", tmp_path)
+    assert app_tests(app_python, work).returncode == 0
+    assert health_answers(app_python, work, tmp_path, 2) == ["200", "503"]
+
+
+def test_fails_canary_release_is_healthy_three_times_then_failing(app_python, repo, tmp_path):
+    work = checkout(repo, "v2.2.0-fails-canary", tmp_path)
+    assert app_tests(app_python, work).returncode == 0
+    assert health_answers(app_python, work, tmp_path, 5) == ["200", "200", "200", "503", "503"]
 
 
 def test_main_points_at_the_newest_good_release(repo):

@@ -1,5 +1,5 @@
-"""deploy.yml and rollback.yml across the estate under load, a failing version stopping the rollout, and a
-second site.yml that restarts nothing."""
+"""deploy.yml and rollback.yml across the estate under load, a failing version stopping the rollout, a second
+site.yml that restarts nothing, and a canary switched back."""
 
 import re
 import time
@@ -28,10 +28,10 @@ def releases(host):
     return host.check_output(f"ls {ROOT}/releases").split()
 
 
-def under_load(action, at_least=2, rate=RATE):
+def under_load(action, at_least=2, rate=RATE, path="/healthz"):
     """Run action while the load balancer gets load; keep the load up for at least `at_least` seconds in all."""
     started = time.monotonic()
-    load = Load(LB, "--port=443", "--tls", "--path=/healthz", "--requests=360000", "--seconds=1200",
+    load = Load(LB, "--port=443", "--tls", f"--path={path}", "--requests=360000", "--seconds=1200",
                 "--concurrency=8", f"--rate={rate}")
     rc, output = action()
     time.sleep(max(2, at_least - (time.monotonic() - started)))
@@ -126,3 +126,32 @@ def test_site_again_on_a_built_estate_changes_and_restarts_nothing(webs, worker,
     assert len(recap) == 5 and all(changed == "0" for _, changed in recap), recap
     assert [app_server(web, "pid") for web in webs] == masters
     assert worker_pids(worker) == celery
+
+
+def history(host):
+    lines = host.file(f"{ROOT}/history.tsv").content_string.splitlines()
+    return [line.split("\t") for line in lines if line and not line.startswith("#")]
+
+
+def test_a_version_failing_the_canary_is_switched_back_and_the_rollout_stops(webs, worker, run_playbook):
+    # v2.2.0-fails-canary answers its health path three times, then 503: the switch's two checks pass, the canary's
+    # watch fails. The load asks another path (users do not see the health path), so it must see no failure.
+    before = [live_release(host) for host in webs + [worker]]
+    previous = [webs[0].check_output(f"readlink {ROOT}/previous")]
+    version = health(webs[0])["version"]
+    rc, output, result = under_load(lambda: run_playbook(SCENARIO / "deploy.yml", extra_vars={
+        "python_app_version": "v2.2.0-fails-canary", "webstack_deploy_canary_seconds": 20}),
+        rate=LIGHT_RATE, path="/whoami")
+    assert rc != 0
+    assert_no_loss(result)
+    assert "The canary stack-web1 failed its watch of 20 s" in output, output[-4000:]
+    # The canary served the new release, then went back; nothing else moved.
+    deployed, failed, back = history(webs[0])[-3:]
+    assert (deployed[2], deployed[5]) == ("v2.2.0-fails-canary", "deployed")
+    assert (failed[0], failed[5]) == (deployed[0], "failed: canary's watch of 20 s")
+    assert (back[0], back[5]) == (before[0], "switched")
+    assert [live_release(host) for host in webs + [worker]] == before
+    assert [webs[0].check_output(f"readlink {ROOT}/previous")] == previous
+    assert not [row for row in history(webs[1]) if row[2] == "v2.2.0-fails-canary" and row[5] != "built"]
+    for web in webs:
+        assert health(web)["version"] == version

@@ -138,6 +138,13 @@ options:
     description: Seconds the old colour keeps serving requests already sent to it after the switch.
     type: int
     default: 3
+  release:
+    description:
+      - With O(state=live), the id of the release to switch to (a folder of C(releases/), built or ready), instead
+        of the one built from O(version); the history then records that release's own version. deploy.yml's canary
+        goes back this way, whatever O(version) the command line gave.
+    type: str
+    default: ""
   live_failed:
     description:
       - Why the live release failed after its switch, as found outside the module (a canary's watch). A switch
@@ -373,6 +380,7 @@ class Release:
         self.mirror = self.root / "repo.git"
         self.lock = self.root / "deploy.lock"
         self.history = self.root / "history.tsv"
+        self.version = self.p["version"]  # what the history records; a named release's own version
         self.phases = {}
         self.result = {"release": "", "commit": "", "built": False, "switched": False, "live": "", "slot": "",
                        "result": "", "pruned": [], "changed": False}
@@ -440,7 +448,7 @@ class Release:
         os.replace(tmp, link)
 
     def record(self, release, result, commit="", version=""):
-        line = "\t".join([release or "-", commit or self.result["commit"] or "-", version or self.p["version"],
+        line = "\t".join([release or "-", commit or self.result["commit"] or "-", version or self.version,
                           utc_now().replace(tzinfo=None).isoformat() + "Z", self.p["deployer"], result])
         if not self.history.exists():
             self.write_owned(self.history, HISTORY_HEADER)
@@ -465,7 +473,7 @@ class Release:
                     "running (a stale lock), remove the folder and deploy again.", **self.result)
         (self.lock / "owner").write_text(
             f"{self.p['deployer']} since {utc_now().replace(tzinfo=None).isoformat()}Z "
-            f"(deploying {self.p['version']})\n")
+            f"(deploying {self.version})\n")
 
     def give_back_lock(self):
         shutil.rmtree(self.lock, ignore_errors=True)
@@ -487,7 +495,9 @@ class Release:
                     self.result["changed"] = True
         self.timed("fetch", started)
         self.step = "Resolve the version to a commit"
-        if (self.mirror / "HEAD").exists():
+        if self.p["release"]:
+            self.choose_named_release()
+        elif (self.mirror / "HEAD").exists():
             self.result["commit"] = self.run(
                 ["git", "rev-parse", "--verify", "--quiet", self.p["version"] + "^{commit}"], self.step,
                 cwd=self.mirror).stdout.strip()
@@ -501,8 +511,21 @@ class Release:
         self.live_differs = (self.live.get("commit") != self.result["commit"]
                              or self.live.get("packages", []) != self.p["packages"])
 
+    def choose_named_release(self):
+        """O(release) names the release to switch to: it must be built or ready; its commit and version are its
+        own (O(version) then only names the deploy in messages)."""
+        self.step = "Choose the release to switch to"
+        folder = self.root / "releases" / self.p["release"]
+        meta = release_meta(folder)
+        if "/" in self.p["release"] or release_status(folder) not in ("built", "ready") or not meta:
+            raise StepFailed(self.step, f"release {self.p['release']} is not a built or ready release of "
+                                        f"{self.root / 'releases'}")
+        self.result["commit"], self.version = meta.get("commit", ""), meta.get("version", self.version)
+
     def choose_target(self):
-        """The release to switch to: one already built of this commit, else the live one."""
+        """The release to switch to: the one named, one already built of this commit, else the live one."""
+        if self.p["release"]:
+            return self.p["release"]
         if self.live_differs:
             return find_release(self.root, self.result["commit"], self.p["packages"]) if self.result["commit"] else ""
         return self.old_release
@@ -796,6 +819,7 @@ def main():
             "drain_seconds": {"type": "int", "default": 3},
             "keep_releases": {"type": "int", "default": 5},
             "live_failed": {"type": "str", "default": ""},
+            "release": {"type": "str", "default": ""},
             "commands": {"type": "list", "elements": "str", "default": []},
             "run_commands": {"type": "bool", "default": True},
         },

@@ -213,3 +213,16 @@ def test_an_unexpected_error_fails_the_step_by_name_and_gives_the_lock_back(root
     assert "NotADirectoryError" in result["msg"] and "nothing live changed" in result["msg"]
     assert not (root / "deploy.lock").exists()
     assert history(root)[-1][5] == "failed: Create the release folder"
+
+
+def test_a_named_release_is_switched_to_whatever_version_is_given(root, repo):
+    first = run(root, repo, "built")["release"]
+    run(root, repo, "live")
+    run(root, repo, "built", version="v2")
+    run(root, repo, "live", version="v2")
+    # As deploy.yml's canary goes back while the command line still says -e python_app_version=v2.
+    back = run(root, repo, "live", version="v2", release=first)
+    assert back["switched"] and live(root) == first and back["commit"] == git(repo, "rev-parse", "v1"), back
+    assert history(root)[-1][2] == "v1"
+    refused = run(root, repo, "live", version="v2", release="../../etc")
+    assert refused["failed"] and "is not a built or ready release" in refused["msg"] and live(root) == first

@@ -770,9 +770,10 @@ class Release:
         finally:
             if not self.module.check_mode:
                 self.give_back_lock()
-        before, after = self.result["live"], self.result["release"] if self.result["switched"] else self.result["live"]
-        if state == "live" and self.module.check_mode and self.result["changed"]:
-            after = self.result["release"]
+        # After: the release switched to, or that check mode says a switch would go to.
+        would_switch = state == "live" and self.module.check_mode and self.result["changed"]
+        before = self.result["live"]
+        after = self.result["release"] if self.result["switched"] or would_switch else before
         self.module.exit_json(phases=self.phases, diff={"before": f"live: {before}\n", "after": f"live: {after}\n"},
                               **self.result)
 

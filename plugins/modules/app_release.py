@@ -12,7 +12,8 @@ description:
   - The release state machine of the M(pyops.webstack.python_app) role, in one step per state instead of sixty
     tasks. Each call takes the app's deploy lock (a folder, C(deploy.lock), with its owner in it) and gives it
     back when it ends, failed or not.
-  - O(state=built) mirrors and fetches the app's repository, resolves O(version) to a commit, and builds a
+  - O(state=built) first lays out the app root (its folders with their owners and modes, the shared paths, the
+    helpers of C(bin/), the environment file and the start of C(history.tsv)), then mirrors and fetches the app's repository, resolves O(version) to a commit, and builds a
     release of it (C(git archive), a virtualenv with uv or pip, the shared paths linked in, C(.webstack-release)
     describing it, the app's tests run in it) unless the live release or an earlier built one already is that
     commit with the same packages. Nothing live changes.
@@ -25,8 +26,9 @@ description:
   - A failed step leaves the previous release serving, marks a release that was never live C(failed), records
     the failure in the history and fails with the step's name and its output.
   - Commands run as O(user) (git, builds, tests), as O(run_user) (the release commands, the only ones that
-    load the app's environment file) or as root (supervisor, the switch). No secret is an option of the
-    module, so none reaches its result unless a command prints it.
+    load the app's environment file) or as root (supervisor, the switch). The one secret option is
+    O(env_content), which Ansible keeps out of the output; no other secret reaches the result unless a command
+    prints it.
 version_added: 0.1.0
 options:
   state:
@@ -169,6 +171,18 @@ options:
         hosts share (a database). Every host's build ends before any host switches.
     type: bool
     default: true
+  config_dir:
+    description: A root-owned folder to create for the app server's configs (O(state=built)).
+    type: path
+  helpers:
+    description: Scripts to install in the app root's C(bin/), root-owned and executable, by name (O(state=built)).
+    type: dict
+    default: {}
+  env_content:
+    description:
+      - The text of O(env_file), written owned by O(user) and readable by O(group) only (mode 0640) when it
+        differs (O(state=built)). Left alone when not given.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -177,7 +191,7 @@ attributes:
     support: full
     description: The live release before and after.
 notes:
-  - The health probe is C(bin/webstack-probe) of the app root, which the role installs.
+  - The health probe is C(bin/webstack-probe) of the app root, which the role installs through O(helpers).
 author:
   - pyops.webstack developers
 """
@@ -248,6 +262,11 @@ pruned:
   returned: always
   type: list
   elements: str
+laid_out:
+  description: The folders and files of the layout that O(state=built) created or corrected (would, in check mode).
+  returned: when O(state=built)
+  type: list
+  elements: str
 phases:
   description: Seconds each phase took.
   returned: always
@@ -262,6 +281,7 @@ import os
 import pwd
 import grp
 import shutil
+import stat
 import string
 import subprocess
 import time
@@ -392,6 +412,7 @@ class Release:
         self.old_release = ""
         self.target = ""
         self.step = ""
+        self.locked = False
         self.uid = pwd.getpwnam(self.p["user"]).pw_uid
         self.gid = grp.getgrnam(self.p["group"]).gr_gid
 
@@ -415,29 +436,98 @@ class Release:
     def timed(self, phase, started):
         self.phases[phase] = round(self.phases.get(phase, 0) + time.monotonic() - started, 2)
 
-    def write_owned(self, path, content, mode=0o644):
-        """Write a file of the code owner's atomically (a rename over the old one)."""
+    def write_file(self, path, content, owner=None, mode=0o644):
+        """Make a file hold content, with its owner (uid, gid; the code owner unless told) and mode, replacing it
+        in one rename when its text differs; says whether anything changed."""
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(content)
-        os.chown(tmp, self.uid, self.gid)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-
-    def write_root(self, path, content, mode=0o644):
-        """Write a root-owned file atomically; says whether its content changed."""
-        path = Path(path)
+        uid, gid = owner or (self.uid, self.gid)
         try:
-            if path.read_text() == content:
-                return False
+            same = path.read_text() == content
         except OSError:
-            pass
+            same = False
+        if same:
+            return self.set_owner_and_mode(path, uid, gid, mode)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(content)
-        os.chown(tmp, 0, 0)
+        os.chown(tmp, uid, gid)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
         return True
+
+    @staticmethod
+    def set_owner_and_mode(path, uid, gid, mode):
+        info = os.lstat(path)
+        changed = False
+        if (info.st_uid, info.st_gid) != (uid, gid):
+            os.chown(path, uid, gid)
+            changed = True
+        if stat.S_IMODE(info.st_mode) != mode:
+            os.chmod(path, mode)
+            changed = True
+        return changed
+
+    def make_folder(self, path, owner, mode):
+        """A folder with its owner and mode (its missing parents too); says whether anything changed."""
+        path = Path(path)
+        if path.is_dir() and not path.is_symlink():
+            return self.set_owner_and_mode(path, *owner, mode)
+        if path.exists() or path.is_symlink():
+            raise NotADirectoryError(f"{path} is there but is not a folder; move it away")
+        path.mkdir(parents=True)
+        os.chown(path, *owner)
+        os.chmod(path, mode)
+        return True
+
+    # --- the app root's layout ------------------------------------------------------------------------------
+
+    def layout(self):
+        """What state=built lays out before it builds: (path, what, owner, mode, text) for each folder and file."""
+        code = (self.uid, self.gid)
+        runs = (pwd.getpwnam(self.p["run_user"]).pw_uid, self.gid)
+        root_owned = (0, 0)
+        shared = self.root / "shared"
+        items = [(self.root, "folder", code, 0o755, None), (self.root / "releases", "folder", code, 0o755, None),
+                 (shared, "folder", code, 0o750, None), (self.run_dir, "folder", runs, 0o750, None),
+                 (self.root / "bin", "folder", root_owned, 0o755, None)]
+        if self.p["config_dir"]:
+            items.append((Path(self.p["config_dir"]), "folder", root_owned, 0o755, None))
+        items += [(shared / path, "folder", runs, 0o770, None) for path in self.p["shared_paths"]]
+        items += [(self.root / "bin" / name, "file", root_owned, 0o755, text)
+                  for name, text in sorted(self.p["helpers"].items())]
+        if self.p["env_content"] is not None:
+            items.append((Path(self.p["env_file"]), "file", code, 0o640, self.p["env_content"]))
+        return items
+
+    def lay_out(self):
+        """Create or correct the app root's folders, its helpers and its environment file, and start the history.
+        Returns the paths changed (in check mode, those that would change)."""
+        started = time.monotonic()
+        self.step = "Lay out the app root"
+        changed = []
+        for path, what, (uid, gid), mode, text in self.layout():
+            if self.module.check_mode:
+                if not self.looks_right(path, what, uid, gid, mode, text):
+                    changed.append(str(path))
+            elif what == "folder" and self.make_folder(path, (uid, gid), mode):
+                changed.append(str(path))
+            elif what == "file" and self.write_file(path, text, (uid, gid), mode):
+                changed.append(str(path))
+        if not self.module.check_mode and not self.history.exists():
+            self.write_file(self.history, HISTORY_HEADER)
+            changed.append(str(self.history))
+        self.result["laid_out"] = changed
+        self.result["changed"] = self.result["changed"] or bool(changed)
+        self.timed("layout", started)
+
+    @staticmethod
+    def looks_right(path, what, uid, gid, mode, text):
+        try:
+            info = os.lstat(path)
+            if what == "file" and Path(path).read_text() != text:
+                return False
+        except OSError:
+            return False
+        return (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (uid, gid, mode)
 
     def relink(self, link, target):
         """Point a symlink at target in one rename, so it is never missing."""
@@ -451,12 +541,12 @@ class Release:
         line = "\t".join([release or "-", commit or self.result["commit"] or "-", version or self.version,
                           utc_now().replace(tzinfo=None).isoformat() + "Z", self.p["deployer"], result])
         if not self.history.exists():
-            self.write_owned(self.history, HISTORY_HEADER)
+            self.write_file(self.history, HISTORY_HEADER)
         with self.history.open("a") as history:
             history.write(line + "\n")
 
     def mark(self, release, status):
-        self.write_owned(self.root / "releases" / release / ".webstack-status", status + "\n")
+        self.write_file(self.root / "releases" / release / ".webstack-status", status + "\n")
 
     # --- the lock -------------------------------------------------------------------------------------------
 
@@ -471,12 +561,15 @@ class Release:
             self.module.fail_json(
                 msg=f"Another deploy holds {self.lock}: {owner or 'owner unknown'}. If that deploy is no longer "
                     "running (a stale lock), remove the folder and deploy again.", **self.result)
+        self.locked = True
         (self.lock / "owner").write_text(
             f"{self.p['deployer']} since {utc_now().replace(tzinfo=None).isoformat()}Z "
             f"(deploying {self.version})\n")
 
     def give_back_lock(self):
-        shutil.rmtree(self.lock, ignore_errors=True)
+        if self.locked:
+            shutil.rmtree(self.lock, ignore_errors=True)
+            self.locked = False
 
     # --- reading the state ----------------------------------------------------------------------------------
 
@@ -587,7 +680,7 @@ class Release:
         self.step = "Describe the release"
         meta = {"id": release_id, "commit": commit, "version": self.p["version"], "packages": self.p["packages"],
                 "built_at": utc_now().replace(tzinfo=None).isoformat() + "Z", "by": self.p["deployer"]}
-        self.write_owned(folder / ".webstack-release", json.dumps(meta, indent=4) + "\n")
+        self.write_file(folder / ".webstack-release", json.dumps(meta, indent=4) + "\n")
 
         if self.p["test_command"]:
             started = time.monotonic()
@@ -621,9 +714,10 @@ class Release:
     def start_slot(self, slot, release):
         program = f"{self.p['name']}-{slot}"
         self.step = "Give the idle colour its own copy of the server config"
-        self.write_root(self.slot_config(slot), Path(self.p["server_config"]).read_text())
+        self.write_file(self.slot_config(slot), Path(self.p["server_config"]).read_text(), (0, 0))
         self.step = "Point the idle colour at the release"
-        self.write_root(self.program_file(slot), self.program(slot, release, True, f"{release}-{self.inputs}"))
+        self.write_file(self.program_file(slot), self.program(slot, release, True, f"{release}-{self.inputs}"),
+                        (0, 0))
         self.new_slot = slot
         self.step = "Start the release on the idle colour"
         self.supervisorctl("update", program)
@@ -636,7 +730,8 @@ class Release:
         program = f"{self.p['name']}-{slot}"
         self.step = "Stop the old colour and keep it stopped"
         self.supervisorctl("stop", program, ok=(0, 1, 7))
-        if self.write_root(self.program_file(slot), self.program(slot, release or self.target, False, "stopped")):
+        if self.write_file(self.program_file(slot), self.program(slot, release or self.target, False, "stopped"),
+                           (0, 0)):
             self.supervisorctl("update", program)
 
     def program(self, slot, release, autostart, fingerprint):
@@ -754,9 +849,16 @@ class Release:
 
     def main(self):
         state = self.p["state"]
+        if state == "built" and not self.module.check_mode and not self.root.is_dir():
+            try:  # the lock lives in the root, and the rest of the layout is laid out under the lock
+                self.make_folder(self.root, (self.uid, self.gid), 0o755)
+            except OSError as error:
+                self.fail(StepFailed("Lay out the app root", f"{type(error).__name__}: {error}"))
         if not self.module.check_mode:
             self.take_lock()
         try:
+            if state == "built":
+                self.lay_out()
             self.built() if state == "built" else self.switched()
         except Exception as error:  # noqa: BLE001 - whatever broke, what was live must be put back
             failure = error if isinstance(error, StepFailed) \
@@ -823,6 +925,9 @@ def main():
             "release": {"type": "str", "default": ""},
             "commands": {"type": "list", "elements": "str", "default": []},
             "run_commands": {"type": "bool", "default": True},
+            "config_dir": {"type": "path"},
+            "helpers": {"type": "dict", "default": {}},
+            "env_content": {"type": "str", "no_log": True},
         },
         required_if=[("state", "built", ["repo"]),
                      ("serve", True, ["server_config", "env_file", "program"])],

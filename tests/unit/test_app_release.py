@@ -209,10 +209,37 @@ def test_an_unexpected_error_fails_the_step_by_name_and_gives_the_lock_back(root
     (root / "releases").rmdir()
     (root / "releases").write_text("not a folder\n")
     result = run(root, repo, "built")
-    assert result["failed"] and result["msg"].startswith('Deploy of v1 failed at "Create the release folder"')
-    assert "NotADirectoryError" in result["msg"] and "nothing live changed" in result["msg"]
-    assert not (root / "deploy.lock").exists()
-    assert history(root)[-1][5] == "failed: Create the release folder"
+    assert result["failed"] and result["msg"].startswith('Deploy of v1 failed at "Lay out the app root"')
+    assert "NotADirectoryError" in result["msg"] and "is there but is not a folder" in result["msg"]
+    assert "nothing live changed" in result["msg"] and not (root / "deploy.lock").exists()
+    assert history(root)[-1][5] == "failed: Lay out the app root"
+
+
+def test_the_layout_is_made_with_owners_and_modes_then_left_alone_and_the_secrets_stay_out(tmp_path, repo):
+    root = tmp_path / "fresh"
+    layout = {"config_dir": str(tmp_path / "etc" / "webapp"), "helpers": {"webstack-history": "#!/bin/sh\n"},
+              "env_content": "SECRET_KEY='s3cr3t-value'\n", "env_file": str(root / "shared" / "env")}
+    first = run(root, repo, "built", **layout)
+    assert first["built"] and str(root / "shared" / "env") in first["laid_out"], first
+    modes = {path: oct(os.stat(root / path).st_mode & 0o7777) for path in
+             ("releases", "shared", "run", "bin", "shared/instance", "shared/env", "bin/webstack-history")}
+    assert modes == {"releases": "0o755", "shared": "0o750", "run": "0o750", "bin": "0o755",
+                     "shared/instance": "0o770", "shared/env": "0o640", "bin/webstack-history": "0o755"}
+    assert (root / "shared" / "env").read_text() == "SECRET_KEY='s3cr3t-value'\n"
+    assert (tmp_path / "etc" / "webapp").is_dir() and history(root)[-1][5] == "built"
+    assert run(root, repo, "built", **layout)["laid_out"] == []
+    os.chmod(root / "shared", 0o755)
+    changed = dict(layout, env_content="SECRET_KEY='an0ther-value'\n")
+    check = run(root, repo, "built", check=True, **changed)
+    assert check["changed"] and sorted(check["laid_out"]) == [str(root / "shared"), str(root / "shared" / "env")]
+    assert "s3cr3t" in (root / "shared" / "env").read_text()
+    proc = subprocess.run([sys.executable, str(MODULE)], capture_output=True, text=True, check=False,
+                          input=json.dumps({"ANSIBLE_MODULE_ARGS": {
+                              "state": "built", "name": "webapp", "root": str(root), "repo": str(repo),
+                              "version": "v1", "user": "root", "group": "root", "run_user": "root", "serve": False,
+                              "_ansible_diff": True, **changed}}))
+    assert "an0ther-value" in (root / "shared" / "env").read_text() and "an0ther" not in proc.stdout, proc.stdout
+    assert oct(os.stat(root / "shared").st_mode & 0o777) == "0o750"
 
 
 def test_a_named_release_is_switched_to_whatever_version_is_given(root, repo):

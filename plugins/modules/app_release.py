@@ -13,9 +13,9 @@ description:
     tasks. Each call takes the app's deploy lock (a folder, C(deploy.lock), with its owner in it) and gives it
     back when it ends, failed or not.
   - O(state=built) first lays out the app root (its folders with their owners and modes, the shared paths, the
-    helpers of C(bin/), the environment file and the start of C(history.tsv)), then mirrors and fetches the app's repository, resolves O(version) to a commit, and builds a
-    release of it (C(git archive), a virtualenv with uv or pip, the shared paths linked in, C(.webstack-release)
-    describing it, the app's tests run in it) unless the live release or an earlier built one already is that
+    helpers of C(bin/), the environment file and the start of C(history.tsv)), then mirrors and fetches the
+    app's repository, resolves O(version) to a commit, and builds a release of it (C(git archive), a virtualenv
+    with uv or pip, the shared paths linked in, C(.webstack-release) describing it, the app's tests run in it) unless the live release or an earlier built one already is that
     commit with the same packages. Nothing live changes.
   - O(state=live) switches to the release of O(version) (the one just built, an earlier built one, or the live
     one when only the app server's config or environment changed). On a host that serves the app it starts the
@@ -523,6 +523,8 @@ class Release:
     def looks_right(path, what, uid, gid, mode, text):
         try:
             info = os.lstat(path)
+            if what == "folder" and not stat.S_ISDIR(info.st_mode):
+                return False
             if what == "file" and Path(path).read_text() != text:
                 return False
         except OSError:

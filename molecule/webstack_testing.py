@@ -84,7 +84,7 @@ class Load:
 
     def stop(self):
         subprocess.run(["docker", "exec", self.container, "touch", "/tmp/loadgen.stop"], check=True)
-        out, err = self.process.communicate(timeout=180)
+        out, err = self.process.communicate(timeout=600)
         result = json.loads(out)
         print(f"load on {self.container}: {json.dumps(result)}")
         return result

@@ -77,6 +77,14 @@ def test_loadgen_counts_failed_answers_and_refused_connections(server):
     assert refused["first_errors"][0].startswith("ConnectionRefusedError")
 
 
+def test_loadgen_stops_at_the_stop_file_only_after_its_least_count(server, tmp_path):
+    stop = tmp_path / "stop"
+    stop.touch()
+    args = [f"--port={server}", "--requests=60", "--seconds=20", "--concurrency=3", f"--stop-file={stop}"]
+    assert loadgen(*args)["sent"] == 0
+    assert loadgen(*args, "--at-least=25")["sent"] == 25
+
+
 WRK = """Running 10s test @ https://127.0.0.1/
   2 threads and 16 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev

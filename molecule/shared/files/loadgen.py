@@ -4,8 +4,8 @@
     loadgen.py --socket /srv/webapp/run/live.sock --requests 3000 --seconds 60 --concurrency 8 --path /healthz
 
 Sends at most --requests requests (each on a new connection, as a proxy without keep-alive would) and stops
-after --seconds whatever happens, or earlier once --stop-file exists. Prints one JSON object: counts by status, connection errors, the
-versions seen in JSON answers, and the first few errors.
+after --seconds whatever happens, or earlier once --stop-file exists and --at-least requests have left. Prints one JSON
+object: counts by status, connection errors, the versions seen in JSON answers, and the first few errors.
 """
 
 import argparse
@@ -45,6 +45,8 @@ def main():
     parser.add_argument("--rate", type=float, default=0, help="requests per second in all (0: as fast as it can)")
     parser.add_argument("--ready-file", help="touched once the first answer arrived")
     parser.add_argument("--stop-file", help="stop early once this file exists")
+    parser.add_argument("--at-least", type=int, default=0, help="the stop file counts only once this many requests "
+                        "have left (--seconds still bounds the run)")
     args = parser.parse_args()
 
     lock = threading.Lock()
@@ -68,10 +70,11 @@ def main():
 
     def worker():
         while time.monotonic() < deadline:
-            if args.stop_file and os.path.exists(args.stop_file):
-                return
             with lock:
                 if remaining[0] <= 0:
+                    return
+                if (args.stop_file and args.requests - remaining[0] >= args.at_least
+                        and os.path.exists(args.stop_file)):
                     return
                 remaining[0] -= 1
                 if args.rate:

@@ -1109,7 +1109,7 @@ def report(results, images):
                 table([(k, "yes" if v else "NO") for k, v in hardening["headers"].items()],
                       ["response header (lb, `/`)", "present"]), "",
                 table(list(hardening["tls"].items()), ["protocol offered by the client", "lb answers"]), ""]
-    out += ["## Open findings", "", *[f"- {item}" for item in results.get("open_findings", [])], ""]
+    out += ["## Findings", "", "What a person read in these figures lives in [findings.md](findings.md).", ""]
     out += ["## Not measured yet", "", *[f"- {item}" for item in results["not_measured"]], ""]
     return "\n".join(out)
 
@@ -1119,52 +1119,6 @@ NOT_MEASURED = [
     "converge under Mitogen passed by hand on 2026-11-22: rc 0, 149.9 s, no role broke);",
     "SSH to the stack's five hosts (the harness reaches them with the docker connection; SSH is measured on the "
     "demo's one host).",
-]
-
-# What the figures showed that the project has not acted on yet; the report lists it under its own heading.
-OPEN_FINDINGS = [
-    "Two runs make this report: converge and deploy from `bench.py --only converge,deploy` on 2026-12-02 "
-    "(14:34-14:52 UTC), after the release engine became a module and the playbooks gathered facts once; every "
-    "other step from one `make bench` run on 2026-11-23 (21:49-22:55 UTC). uWSGI is the default app server, "
-    "workers are not recycled.",
-    "Issue 29's goals are not met yet (stock ansible-core, linear, pipelining): deploy.yml to 2 web hosts and a "
-    "worker 84.2 s (goal 30 s; was 191.7 s), rollback.yml 47.9 s (goal 15 s; was 104.8 s), the five hosts' "
-    "second site.yml 146.7 s (goal 60 s; was 164.7 s), 82.0 s with Mitogen (goal 30 s), the fresh site.yml "
-    "360.9 s (goal 240 s). In the deploy, 40.4 s go to the build play (the whole python_app role on three hosts, "
-    "then the module's build), 21.9 s to switching the two web hosts (each about 3 s of drain, the health "
-    "checks, and the load balancer's drain and put-back), 15.9 s to the worker (switch, then the celery role). "
-    "Not measured yet: the book's fabfile deploy side by side, and deploys to 1, 2, 4 and 8 web hosts "
-    "(bench/summary.json has null for them).",
-    "The 30-second goal for the second run of the demo estate is met in this run: over SSH with Mitogen and fact "
-    "caching 21.3 s, the median of three runs in a row (20.7, 22.8, 21.3 s; 216 tasks, changed 0); Mitogen alone "
-    "25.8 s (25.6, 27.7, 25.8). Not with ansible's own strategies: 55.0 s with pipelining and fact caching, 60.6 s "
-    "with pipelining, 72.8 s with the defaults. The stack's five hosts over the docker connection are not under "
-    "it either: 93.6 s with Mitogen, 164.7 s with the defaults. This machine's speed moves by the hour: the same "
-    "roles, unchanged in between, took 15-33% less time per task here than in a `--only ssh` run at 20:54 UTC "
-    "(the first task with become 1.53 to 1.14 s, the broker read 1.63 to 1.09 s), when Mitogen with fact caching "
-    "took 30.6 s (30.5, 32.8, 30.6) and the defaults 92.3 s; three changes landed between the two runs (the "
-    "Celery programs read once, the self-signed certificate checked once, together about 1.5 s of those tasks). "
-    "The previous report (17:11 UTC, one run per way, before the roles asked dpkg ahead of apt and before the "
-    "broker's boot wait was dropped) had 34.0 s. So the goal is met on this machine at this hour; a slower hour "
-    "can put the same code near 30 s.",
-    "What is left in the fastest second run: the first task with become (1.14 s: Mitogen starts the sudo "
-    "context), the broker read (1.09 s: four Erlang VMs side by side), the pending-upgrades check (0.84 s: apt "
-    "resolves a dist-upgrade), the first task as postgres (0.42 s: another sudo context).",
-    "Against the book's baseline, over plain HTTP our defaults served 106% of its requests/s on `/` and 125% on "
-    "`/healthz`; over HTTPS, as a web host without load balancer serves, 117% and 115%. Rounds spread widely here "
-    "(`/` over plain HTTP: ours 684, 802, 973; the book's 722, 754, 777 requests/s), so the percentages move from "
-    "run to run (the previous report: 128% and 100% over HTTP, 103% and 94% over HTTPS). CPU per request: the app "
-    "server spent 1.81 ms per `/` over HTTP against the book's 1.87, and 0.68 ms per `/healthz` against its "
-    "0.82 (the previous report had ours above the book's on `/healthz`, 0.76 against 0.69 ms). The sweep ranks "
-    "uWSGI first; gunicorn gthread at 82%, gevent 78%, sync 71% of its `/`. gunicorn stays one setting away. "
-    "The static file over HTTPS is 72% of the book's plain HTTP (84% over plain HTTP): our site's security "
-    "headers, gzip and TLS.",
-    "The slowest requests of deploys under load (0.41 s with uv, 0.45 s with pip, 0.20 s for the rollback, no "
-    "error in any) were sent while the release was being built or the role laid out, while facts were gathered, "
-    "or at the end while the summary read the live releases: ansible, the build and the serving web hosts share "
-    "this machine's two cores.",
-    "The release virtualenv alone: uv 0.3 s warm and 5.5 s cold, pip 8.1-11.4 s (pip with a warm cache was the "
-    "slowest of its three in this run; not looked into).",
 ]
 
 STEPS = ["ssh", "converge", "venv", "deploy", "serving", "hardening", "sweep", "baseline"]
@@ -1227,7 +1181,6 @@ def main():
         results = json.loads(previous.read_text(encoding="utf-8"))
         results["errors"] = {step: error for step, error in results.get("errors", {}).items() if step not in steps}
     results["not_measured"] = NOT_MEASURED
-    results["open_findings"] = OPEN_FINDINGS
     if steps or "machine" not in results:
         results["machine"] = machine()
     measured = results.setdefault("measured", {})

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from role_contract import comment_lines, defaults_comments, description_of, readme_table, variables_table
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
@@ -84,3 +85,20 @@ def test_readme_documents_every_variable(role):
     options = load(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
     missing = [name for name in options if f"`{name}`" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_readme_variables_table_is_the_one_made_from_the_argument_specs(role):
+    # Mend a drift with: tests/harness/role_contract.py roles/ROLE write
+    readme = (role / "README.md").read_text(encoding="utf-8")
+    assert readme_table(readme) == variables_table(role)
+
+
+@pytest.mark.parametrize("role", ROLES, ids=role_ids())
+def test_defaults_comments_are_the_argument_specs_descriptions(role):
+    # Mend a drift with: tests/harness/role_contract.py roles/ROLE comments
+    options = load(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    lines, found = defaults_comments(role)
+    drifted = [name for name, (first, number) in found.items()
+               if lines[first:number] != comment_lines(description_of(options[name]))]
+    assert drifted == []

@@ -68,6 +68,11 @@ def test_main_tasks_import_tagged_task_files(role):
         assert "ansible.builtin.import_tasks" in entry, entry.get("name")
         assert role.name in entry.get("tags", []), entry.get("name")
         assert (role / "tasks" / entry["ansible.builtin.import_tasks"]).exists()
+        # A part that one variable alone turns off is tagged with that variable's name, so --tags and the toggle
+        # agree.
+        toggle = re.fullmatch(r"(\w+) \| (bool|length > 0)", str(entry.get("when", "")))
+        if toggle:
+            assert toggle.group(1) in entry["tags"], entry.get("name")
 
 
 @pytest.mark.parametrize("role", ROLES, ids=role_ids())

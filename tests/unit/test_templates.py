@@ -1,0 +1,169 @@
+"""Every role's templates rendered by Ansible's own templating, from the role's defaults and vars, in milliseconds.
+
+A host stand-in gives the facts the roles read. Each template renders with the defaults; the tests then check
+the choices a variable makes in the rendered text, which the containers need not check again.
+"""
+
+import configparser
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+from conftest import ROOT
+
+ROLES = ROOT / "roles"
+TEMPLATES = sorted(ROLES.glob("*/templates/**/*.j2"))
+# What a Debian 12 web host tells the roles about itself.
+HOST = {
+    "inventory_hostname": "web1",
+    "ansible_managed": "Ansible managed",
+    "ansible_play_hosts_all": ["web1", "web2"],
+    "groups": {"all": ["web1", "web2"], "worker": ["web1", "web2"]},
+    "ansible_facts": {
+        "distribution_major_version": "12",
+        "processor_vcpus": 2,
+        "virtualization_role": "guest",
+        "virtualization_type": "docker",
+        "default_ipv4": {"address": "10.0.0.11"},
+        "default_ipv6": {},
+    },
+    # Read off the host by the roles' tasks before they render.
+    "__nginx_version": "1.22.1",
+    # `ssh -Q kex`, `cipher`, `mac` and `HostKeyAlgorithms` of OpenSSH 9.2 (Debian 12), in part.
+    "__hardening_ssh_query": {"stdout_lines": [
+        "curve25519-sha256", "curve25519-sha256@libssh.org", "diffie-hellman-group16-sha512", "ecdh-sha2-nistp256",
+        "sntrup761x25519-sha512@openssh.com", "diffie-hellman-group18-sha512", "diffie-hellman-group-exchange-sha256",
+        "aes128-ctr", "aes256-ctr", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "3des-cbc",
+        "chacha20-poly1305@openssh.com", "hmac-sha1", "hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
+        "umac-128-etm@openssh.com", "ssh-ed25519", "rsa-sha2-256", "rsa-sha2-512", "ssh-rsa",
+        "ssh-ed25519-cert-v01@openssh.com"]},
+    "item": {"name": "default", "command": "sleep 1", "directory": "/", "user": "nobody"},
+}
+
+
+def trusted(value):
+    """Values as Ansible gives them to a template: strings from role files are templates themselves."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [trusted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: trusted(item) for key, item in value.items()}
+    return value
+
+
+def role_variables(role):
+    variables = {}
+    for name in ("defaults/main.yml", "vars/main.yml"):
+        path = ROLES / role / name
+        if path.exists():
+            variables.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return variables
+
+
+def render(template, **overrides):
+    """One template of a role (its path under templates/), as the role's template task would write it."""
+    role, _, path = template.partition("/")
+    variables = trusted({**HOST, **role_variables(role), **overrides})
+    source = (ROLES / role / "templates" / path).read_text(encoding="utf-8")
+    return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(source))
+
+
+def template_id(path):
+    return str(path.relative_to(ROLES)).replace("/templates/", "/")
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=[template_id(path) for path in TEMPLATES])
+def test_every_template_renders_with_the_defaults(path):
+    out = render(template_id(path))
+    assert "Ansible managed" in out
+    assert "{{" not in out and "{%" not in out
+
+
+NGINX_SITE = "nginx/etc/nginx/sites-available/app.conf.j2"
+APACHE_SITE = "apache/etc/apache2/sites-available/app.conf.j2"
+
+
+def test_the_nginx_site_passes_to_uwsgi_or_http_as_the_protocol_says():
+    uwsgi = render(NGINX_SITE, nginx_upstream_protocol="uwsgi")
+    assert "uwsgi_pass webapp_app;" in uwsgi and "proxy_pass" not in uwsgi
+    http = render(NGINX_SITE, nginx_upstream_protocol="http")
+    assert "proxy_pass http://webapp_app;" in http and "uwsgi_pass" not in http
+    # Keep-alive to the upstream only where it is reached over TCP (several web hosts behind a load balancer).
+    assert "proxy_http_version 1.1;" not in http
+    balanced = render(NGINX_SITE, nginx_upstream_protocol="http", nginx_upstream_servers=["10.0.0.11:8080"])
+    assert "proxy_http_version 1.1;" in balanced
+    assert "server 10.0.0.11:8080" in balanced
+
+
+def test_the_nginx_site_sends_hsts_and_the_security_headers():
+    site = render(NGINX_SITE, nginx_hsts_max_age=600)
+    assert 'add_header Strict-Transport-Security "max-age=600' in site
+    for header in ("X-Content-Type-Options", "Content-Security-Policy", "Referrer-Policy"):
+        assert header in site, header
+
+
+def test_the_nginx_site_says_http2_as_its_version_understands_it():
+    assert "listen 443 ssl http2;" in render(NGINX_SITE, __nginx_version="1.22.1")
+    newer = render(NGINX_SITE, __nginx_version="1.26.0")
+    assert "http2 on;" in newer and "ssl http2;" not in newer
+
+
+def test_the_apache_site_proxies_to_uwsgi_or_http_as_the_protocol_says():
+    assert "uwsgi://" in render(APACHE_SITE, apache_upstream_protocol="uwsgi")
+    http = render(APACHE_SITE, apache_upstream_protocol="http")
+    assert "uwsgi://" not in http and "http://" in http
+    assert "Strict-Transport-Security" in http
+
+
+def ini(text):
+    parser = configparser.ConfigParser(interpolation=None, strict=False, inline_comment_prefixes=None)
+    parser.read_string(text)
+    return parser
+
+
+def test_uwsgi_takes_its_processes_threads_and_queue_from_the_variables():
+    settings = ini(render("uwsgi/etc/webstack/app/uwsgi.ini.j2", uwsgi_processes=6, uwsgi_threads=3,
+                          uwsgi_listen=512))["uwsgi"]
+    assert (settings["processes"], settings["threads"], settings["listen"]) == ("6", "3", "512")
+
+
+def test_gunicorn_takes_its_worker_class_and_logs_requests_only_when_asked():
+    conf = render("gunicorn/etc/webstack/app/gunicorn.conf.py.j2", gunicorn_worker_class="gthread")
+    assert 'worker_class = "gthread"' in conf
+    assert "accesslog = None" in conf
+    compile(conf, "gunicorn.conf.py", "exec")
+    logged = render("gunicorn/etc/webstack/app/gunicorn.conf.py.j2", gunicorn_access_log=True)
+    assert "accesslog = None" not in logged
+
+
+def test_pg_hba_lets_in_exactly_the_app_hosts_with_scram_and_rejects_the_rest():
+    hba = render("postgresql/etc/postgresql/pg_hba.conf.j2", postgresql_client_addresses=["10.0.0.11", "fd00::5"])
+    remote = [line.split() for line in hba.splitlines() if line.startswith("host")]
+    allowed = {fields[3] for fields in remote if fields[-1] == "scram-sha-256"}
+    assert allowed == {"127.0.0.1/32", "::1/128", "10.0.0.11/32", "fd00::5/128"}
+    assert all(fields[1:3] == ["webapp", "webapp"] for fields in remote if fields[-1] == "scram-sha-256")
+    # Anyone else, to any database, is turned away by the last lines, after every allowed one.
+    assert [fields[3] for fields in remote[-2:]] == ["0.0.0.0/0", "::/0"]
+    assert {fields[-1] for fields in remote[-2:]} == {"reject"}
+
+
+def test_sshd_offers_the_guides_algorithms_that_this_openssh_knows():
+    sshd = dict(line.split(" ", 1) for line in render(
+        "hardening/etc/ssh/sshd_config.d/00-pyops-hardening.conf.j2").splitlines() if line and line[0] != "#")
+    ciphers = sshd["Ciphers"].split(",")
+    assert "chacha20-poly1305@openssh.com" in ciphers and "3des-cbc" not in ciphers
+    assert "hmac-sha1" not in sshd["MACs"] and "ssh-rsa" not in sshd["HostKeyAlgorithms"].split(",")
+    assert (sshd["PermitRootLogin"], sshd["PasswordAuthentication"]) == ("no", "no")
+    given = render("hardening/etc/ssh/sshd_config.d/00-pyops-hardening.conf.j2", hardening_ssh_ciphers=["aes256-ctr"])
+    assert "Ciphers aes256-ctr\n" in given
+
+
+def test_a_celery_worker_program_runs_its_own_queues_and_pool():
+    program = ini(render("celery/etc/supervisor/conf.d/celery-worker.conf.j2", celery_app="webapp.tasks",
+                         item={"name": "mail", "queues": ["mail", "slow"], "pool": "threads"}))
+    (section,) = program.sections()
+    assert section.endswith("mail")
+    command = " ".join(program[section]["command"].split())
+    assert "--queues mail,slow" in command and "--pool threads" in command and "--app webapp.tasks" in command

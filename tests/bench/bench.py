@@ -274,7 +274,7 @@ SSH_CONFIG = "[defaults]\nforks = 10\ninterpreter_python = auto_silent\nretry_fi
 
 def ssh_inventory(address, key, known_hosts):
     """The demo estate (inventories/demo: one host in every group) reached over SSH as an admin in `sudo` with a
-    key, as a cloud image gives it and the README's tutorial starts, instead of with the docker connection."""
+    key, as a cloud image gives it and docs/tutorial.md starts, instead of with the docker connection."""
     import yaml  # noqa: PLC0415 - ansible's own dependency
     demo = yaml.safe_load((REPO / "inventories" / "demo" / "hosts.yml").read_text(encoding="utf-8"))
     children = demo["all"]["children"]

@@ -3,9 +3,9 @@
 
 `specs` prints the options of meta/argument_specs.yml (type guessed from the default, description from the
 comment line above each variable); `table` prints the README's variables table from meta/argument_specs.yml, and
-`write` puts it into the role's README between the markers; `comments` writes each description over the comment above
-its variable in defaults/main.yml. A maintainer's tool: the unit tests check that the
-three stay in step, whoever wrote them.
+`write` puts it into the role's README between the markers; `comments` writes each description over the comment
+above its variable in defaults/main.yml. A maintainer's tool: the unit tests check that the three stay in step,
+whoever wrote them.
 """
 
 import json
@@ -62,6 +62,10 @@ MARKUP = [(re.compile(r"\b[COV]\(([^)]*)\)"), r"`\1`"), (re.compile(r"\bI\(([^)]
           (re.compile(r"\bB\(([^)]*)\)"), r"**\1**"), (re.compile(r"\bU\(([^)]*)\)"), r"\1")]
 
 
+def spec_options(role):
+    return yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+
+
 def markdown(text):
     for pattern, replacement in MARKUP:
         text = pattern.sub(replacement, text)
@@ -74,7 +78,7 @@ def cell(text):
 
 def variables_table(role):
     """The README's variables table, from the role's meta/argument_specs.yml, between its markers."""
-    options = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    options = spec_options(role)
     rows = [BEGIN, "| Variable | Default | Description |", "| --- | --- | --- |"]
     for name, option in options.items():
         default = option.get("default")
@@ -117,7 +121,7 @@ def defaults_comments(role):
 
 def comments(role):
     """Rewrite the comment above each variable of defaults/main.yml from its spec's description."""
-    options = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    options = spec_options(role)
     lines, found = defaults_comments(role)
     for name, (first, number) in sorted(found.items(), key=lambda item: -item[1][0]):
         lines[first:number] = comment_lines(description_of(options[name]))
@@ -142,5 +146,5 @@ def write(role):
 
 
 if __name__ == "__main__":
-    role = Path(sys.argv[1])
-    {"specs": specs, "table": table, "write": write, "comments": comments}[sys.argv[2] if len(sys.argv) > 2 else "specs"](role)
+    commands = {"specs": specs, "table": table, "write": write, "comments": comments}
+    commands[sys.argv[2] if len(sys.argv) > 2 else "specs"](Path(sys.argv[1]))

@@ -1,6 +1,7 @@
 """deploy.yml and rollback.yml across the estate under load, a failing version stopping the rollout, a second
 site.yml that restarts nothing, and a canary switched back."""
 
+import json
 import re
 import time
 from pathlib import Path
@@ -106,6 +107,8 @@ def test_a_version_failing_its_health_check_stops_after_the_first_web_host(webs,
 
 def test_rollback_returns_every_host_to_the_previous_release_with_no_failed_request(webs, worker, run_playbook):
     previous = [web.check_output(f"basename $(readlink {ROOT}/previous)") for web in webs]
+    versions = [json.loads(host.file(f"{ROOT}/previous/.webstack-release").content_string)["version"]
+                for host in webs + [worker]]
     folders = [releases(host) for host in webs + [worker]]
     rc, output, result = under_load(lambda: run_playbook(SCENARIO / "rollback.yml"), rate=LIGHT_RATE)
     assert rc == 0, output[-4000:]
@@ -116,6 +119,8 @@ def test_rollback_returns_every_host_to_the_previous_release_with_no_failed_requ
     assert worker_cwd(worker) == f"{ROOT}/releases/{live_release(worker)}"
     # Nothing was built again: the rollback switched to releases that existed.
     assert [releases(host) for host in webs + [worker]] == folders
+    # The history names the version gone back to, as it was deployed (not the commit it resolves to).
+    assert [history(host)[-1][2] for host in webs + [worker]] == versions
 
 
 def test_site_again_on_a_built_estate_changes_and_restarts_nothing(webs, worker, run_playbook):

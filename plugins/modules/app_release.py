@@ -15,8 +15,9 @@ description:
   - O(state=built) first lays out the app root (its folders with their owners and modes, the shared paths, the
     helpers of C(bin/), the environment file and the start of C(history.tsv)), then mirrors and fetches the
     app's repository, resolves O(version) to a commit, and builds a release of it (C(git archive), a virtualenv
-    with uv or pip, the shared paths linked in, C(.webstack-release) describing it, the app's tests run in it) unless the live release or an earlier built one already is that
-    commit with the same packages. Nothing live changes.
+    with uv or pip, the shared paths linked in, C(.webstack-release) describing it, the app's tests run in it)
+    unless the live release or an earlier built one already is that commit with the same packages. Nothing live
+    changes.
   - O(state=live) switches to the release of O(version) (the one just built, an earlier built one, or the live
     one when only the app server's config or environment changed). On a host that serves the app it starts the
     release on the idle colour with its own copy of the server config, waits for its health path on the idle

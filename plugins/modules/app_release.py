@@ -109,7 +109,9 @@ options:
     type: bool
     default: true
   server_config:
-    description: The app server's config that each colour copies when it starts (O(serve=true)).
+    description:
+      - The app server's config that each colour copies when it starts (O(serve=true)).
+      - It must exist outside check mode, or the module fails before it changes anything.
     type: path
   env_file:
     description: The app's environment file; its checksum and the server config's decide a restart.
@@ -138,7 +140,10 @@ options:
     type: int
     default: 60
   drain_seconds:
-    description: Seconds the old colour keeps serving requests already sent to it after the switch.
+    description:
+      - After the switch, the longest wait for the connections already queued on the old colour's socket (it
+        stops as soon as none is queued, read with C(ss); without C(ss) it waits this long). Then it stops
+        gracefully, its workers finishing the requests they have.
     type: int
     default: 3
   release:
@@ -714,6 +719,34 @@ class Release:
                   f"--protocol={self.p['protocol']}", f"--path={self.p['health_path']}", f"--wait={wait}"],
                  step, user="root")
 
+    def queued(self, socket):
+        """How many connections wait on a listening unix socket to be taken (ss's Recv-Q), or None when that
+        cannot be read (no ss, or no such listening socket)."""
+        try:
+            rc, out, _ = self.module.run_command(["ss", "-xlnH", "src", str(socket)])
+        except OSError:
+            return None
+        lines = [line.split() for line in out.splitlines()] if rc == 0 else []
+        if len(lines) != 1 or len(lines[0]) < 3 or lines[0][1] != "LISTEN" or not lines[0][2].isdigit():
+            return None
+        return int(lines[0][2])
+
+    def drain(self, socket, seconds):
+        """Wait until the old colour's socket has had no queued connection for two reads in a row (the front
+        server connects to live.sock, which no longer points there), at most `seconds`. Requests a worker
+        already has are finished by the graceful stop that follows."""
+        deadline = time.monotonic() + seconds
+        empty = 0
+        while time.monotonic() < deadline:
+            waiting = self.queued(socket)
+            if waiting is None:
+                time.sleep(max(0.0, deadline - time.monotonic()))
+                return
+            empty = empty + 1 if waiting == 0 else 0
+            if empty >= 2:
+                return
+            time.sleep(0.1)
+
     def start_slot(self, slot, release):
         program = f"{self.p['name']}-{slot}"
         self.step = "Give the idle colour its own copy of the server config"
@@ -732,10 +765,13 @@ class Release:
         """Stop a colour and keep it stopped across reboots (its program file says autostart=false)."""
         program = f"{self.p['name']}-{slot}"
         self.step = "Stop the old colour and keep it stopped"
-        self.supervisorctl("stop", program, ok=(0, 1, 7))
+        # One call either way: for a changed program file, update stops the program (its stop signal, waited
+        # for) and adds it back stopped.
         if self.write_file(self.program_file(slot), self.program(slot, release or self.target, False, "stopped"),
                            (0, 0)):
             self.supervisorctl("update", program)
+        else:
+            self.supervisorctl("stop", program, ok=(0, 1, 7))
 
     def program(self, slot, release, autostart, fingerprint):
         return render_program(self.p["program"], slot=slot, release=str(self.root / "releases" / release),
@@ -768,7 +804,7 @@ class Release:
         started = time.monotonic()
         if serve and self.old_slot:
             self.step = "Let the old colour finish the requests it already has"
-            time.sleep(self.p["drain_seconds"])
+            self.drain(self.run_dir / f"{self.old_slot}.sock", self.p["drain_seconds"])
             self.stop_slot(self.old_slot, self.old_release)
         self.timed("drain", started)
 
@@ -852,6 +888,12 @@ class Release:
 
     def main(self):
         state = self.p["state"]
+        config = self.p["server_config"]
+        if self.p["serve"] and not self.module.check_mode and not os.path.isfile(config):
+            self.module.fail_json(
+                msg=f"{config} does not exist: run the app server's role on this host before python_app "
+                    "(pyops.webstack.uwsgi or pyops.webstack.gunicorn, as python_app_server says; uwsgi by "
+                    "default). Nothing was changed.", **self.result)
         if state == "built" and not self.module.check_mode and not self.root.is_dir():
             try:  # the lock lives in the root, and the rest of the layout is laid out under the lock
                 self.make_folder(self.root, (self.uid, self.gid), 0o755)

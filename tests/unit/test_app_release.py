@@ -7,6 +7,7 @@ the python_app, background and stack scenarios test them in containers. Builds u
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -253,3 +254,61 @@ def test_a_named_release_is_switched_to_whatever_version_is_given(root, repo):
     assert history(root)[-1][2] == "v1"
     refused = run(root, repo, "live", version="v2", release="../../etc")
     assert refused["failed"] and "is not a built or ready release" in refused["msg"] and live(root) == first
+
+
+@pytest.mark.parametrize("state", ["built", "live"])
+def test_a_web_host_without_the_app_servers_config_is_refused_before_anything_changes(root, repo, state):
+    before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    config = root.parent / "etc" / "uwsgi.ini"
+    refused = run(root, repo, state, serve=True, server_config=str(config), program="[program:webapp-${slot}]\n")
+    assert refused.get("failed") and refused["msg"].startswith(f"{config} does not exist"), refused
+    assert "Nothing was changed" in refused["msg"]
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before
+
+
+class Host:
+    """The little of AnsibleModule that draining uses: its parameters and run_command."""
+
+    def __init__(self, root):
+        self.params = {"root": str(root), "version": "v1", "user": "root", "group": "root"}
+
+    @staticmethod
+    def run_command(argv):
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_the_queue_of_a_listening_socket_is_read_and_an_unknown_one_is_none(root):
+    release = app_release.Release(Host(root))
+    path = root / "run" / "blue.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(16)
+    clients = [socket.socket(socket.AF_UNIX) for _ in range(3)]
+    try:
+        for client in clients:
+            client.connect(str(path))
+        assert release.queued(path) == 3
+        listener.accept()[0].close()
+        assert release.queued(path) == 2
+        assert release.queued(root / "run" / "green.sock") is None  # nothing listens there
+    finally:
+        for client in clients:
+            client.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("reads, calls, slept_to_the_end", [
+    ([0, 0], 2, False),  # nothing queued: no wait beyond two reads
+    ([3, 1, 0, 2, 0, 0], 6, False),  # waits until two reads in a row find the queue empty
+    ([None], 1, True),  # the queue cannot be read: the whole drain time
+])
+def test_the_old_colour_drains_until_its_queue_stays_empty(root, monkeypatch, reads, calls, slept_to_the_end):
+    release = app_release.Release(Host(root))
+    answers, slept = iter(reads), []
+    monkeypatch.setattr(release, "queued", lambda _socket: next(answers))
+    monkeypatch.setattr(app_release.time, "sleep", slept.append)
+    release.drain(root / "run" / "blue.sock", 60)
+    assert next(answers, "read all") == "read all"
+    assert len(slept) == (1 if slept_to_the_end else calls - 1)
+    assert (slept[-1] > 50) == slept_to_the_end

@@ -18,6 +18,8 @@ description:
     finishes the tasks it holds, then a start), so a program never runs an older release than the one named.
   - Every program is then started if it is not running, and must be C(RUNNING) at the end; the module fails
     naming the programs that are not, with the end of their log.
+  - Programs that need a restart or a start are restarted or started side by side, so the longest stop (a worker
+    finishing its task) sets the wait, not their sum.
   - The celery role calls it once for every worker program of a host, where it used to take about ten tasks.
 version_added: 0.3.0
 options:
@@ -35,8 +37,31 @@ options:
   started_with:
     description:
       - What every program must have started with; a running program started with something else is restarted.
+      - Give it, or O(started_from) to have the module read it on the host.
     type: str
-    required: true
+  started_from:
+    description:
+      - Paths whose state is what every program must have started with, read on the host instead of
+        O(started_with) - a symlink by where it points, a file by its SHA-1, a missing path as nothing - joined
+        by spaces.
+    type: list
+    elements: path
+  requires:
+    description:
+      - Paths that must exist, each with what to tell the user when it does not. The module checks them first
+        and fails before it changes anything.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The path that must exist.
+        type: path
+        required: true
+      msg:
+        description: What to do about it, said after "PATH does not exist:".
+        type: str
+        required: true
   conf_dir:
     description: Where supervisor reads program files (C(NAME.conf)).
     type: path
@@ -67,7 +92,10 @@ EXAMPLES = r"""
     programs:
       shop-celery-default: "{{ lookup('ansible.builtin.template', 'celery-worker.conf.j2') }}"
     absent: [shop-celery-beat]
-    started_with: "/srv/shop/releases/20261202T120000Z-abc1234 3f2a..."
+    started_from: [/srv/shop/current, /srv/shop/shared/env]
+    requires:
+      - path: /srv/shop/current/.venv/bin/celery
+        msg: "the live release has no Celery: add it to the app's requirements."
     record_dir: /srv/shop/run
 """
 
@@ -92,6 +120,11 @@ started:
   returned: always
   type: list
   elements: str
+started_with:
+  description: What every program must have started with (as given, or as read from O(started_from)).
+  returned: always
+  type: str
+  sample: "releases/20261202T120000Z-abc1234 3f2a..."
 states:
   description: Each kept program's supervisor state after the call (before it, in check mode).
   returned: always
@@ -99,10 +132,12 @@ states:
   sample: {"shop-celery-default": "RUNNING"}
 """
 
+import hashlib
 import os
 import re
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -144,6 +179,17 @@ def parse_status(output):
     return states
 
 
+def state_of(path):
+    """A symlink's target, a file's SHA-1, or nothing (as the stat module reads them)."""
+    if os.path.islink(path):
+        return os.readlink(path)
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha1(handle.read()).hexdigest()
+    except (FileNotFoundError, IsADirectoryError):
+        return ""
+
+
 def log_tail(path, lines=20):
     text = read_text(path) or ""
     return "\n".join(text.splitlines()[-lines:])
@@ -155,7 +201,11 @@ class Programs:
         params = module.params
         self.programs = params["programs"]
         self.absent = [name for name in params["absent"] if name not in self.programs]
-        self.started_with = params["started_with"].strip()
+        for required in params["requires"]:
+            if not os.path.exists(required["path"]):
+                module.fail_json(msg=f"{required['path']} does not exist: {required['msg']}")
+        self.started_with = (params["started_with"] if params["started_from"] is None
+                             else " ".join(state_of(path) for path in params["started_from"])).strip()
         self.conf_dir = params["conf_dir"]
         self.record_dir = params["record_dir"]
         self.log_dir = params["log_dir"]
@@ -178,6 +228,17 @@ class Programs:
         if rc not in ok:
             self.module.fail_json(msg=f"supervisorctl {' '.join(args)} failed (rc {rc}): {(out + err).strip()}")
         return out
+
+    def side_by_side(self, action, names):
+        """supervisorctl ACTION for each program at once, one call each (supervisorctl waits for one program at a
+        time: its stop for up to stopwaitsecs, its start for startsecs)."""
+        if not names:
+            return
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            answers = list(pool.map(lambda name: self.module.run_command(["supervisorctl", action, name]), names))
+        for name, (rc, out, err) in zip(names, answers):
+            if rc not in (0, 1, 7):  # 1 and 7: the program would not start, reported with its log afterwards
+                self.module.fail_json(msg=f"supervisorctl {action} {name} failed (rc {rc}): {(out + err).strip()}")
 
     def status(self, names):
         # Exit 3 when one is not running, 4 when supervisor does not know one: the states say which.
@@ -219,14 +280,13 @@ class Programs:
             os.unlink(self.conf(name))
         if written or removed:
             self.supervisorctl("update", *(written + removed))
-        for name in restart:
-            # stop, then start: a worker finishes what it holds first (its stopsignal, for up to stopwaitsecs).
-            # A start that fails is reported below, with the program's log.
-            self.supervisorctl("restart", name, ok=(0, 1, 7))
+        # stop, then start: a worker finishes what it holds first (its stopsignal, for up to stopwaitsecs). The
+        # programs restart side by side, so the longest task held sets the wait, not their sum. A start that fails
+        # is reported below, with the program's log.
+        self.side_by_side("restart", restart)
         states = self.settle(names)
         start = [name for name in names if states.get(name) != "RUNNING"]
-        for name in start:
-            self.supervisorctl("start", name, ok=(0, 1, 7))
+        self.side_by_side("start", start)
         states = self.settle(names) if start else states
         broken = [name for name in names if states.get(name) != "RUNNING"]
         if broken:
@@ -243,7 +303,7 @@ class Programs:
 
     def exit(self, written, removed, restarted, started, states, diff, changed):
         result = {"changed": changed, "written": written, "removed": removed, "restarted": restarted,
-                  "started": started, "states": states}
+                  "started": started, "states": states, "started_with": self.started_with}
         if self.module._diff:
             result["diff"] = diff
         self.module.exit_json(**result)
@@ -254,12 +314,18 @@ def main():
         argument_spec={
             "programs": {"type": "dict", "required": True},
             "absent": {"type": "list", "elements": "str", "default": []},
-            "started_with": {"type": "str", "required": True},
+            "started_with": {"type": "str"},
+            "started_from": {"type": "list", "elements": "path"},
+            "requires": {"type": "list", "elements": "dict", "default": [],
+                         "options": {"path": {"type": "path", "required": True},
+                                     "msg": {"type": "str", "required": True}}},
             "conf_dir": {"type": "path", "default": "/etc/supervisor/conf.d"},
             "record_dir": {"type": "path", "required": True},
             "log_dir": {"type": "path", "default": "/var/log/supervisor"},
             "start_timeout": {"type": "int", "default": 60},
         },
+        required_one_of=[("started_with", "started_from")],
+        mutually_exclusive=[("started_with", "started_from")],
         supports_check_mode=True,
     )
     Programs(module).run()

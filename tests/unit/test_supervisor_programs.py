@@ -4,6 +4,7 @@ The stand-in keeps each program's state in a JSON file and logs every call, so a
 written, updated, restarted and started. The background and stack scenarios run the real supervisor.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -15,10 +16,20 @@ from conftest import ROOT
 MODULE = ROOT / "plugins" / "modules" / "supervisor_programs.py"
 
 SUPERVISORCTL = r'''#!/usr/bin/env python3
-import json, os, sys
+import fcntl, json, os, sys, time
 state_file, conf = os.environ["FAKE_STATE"], os.environ["FAKE_CONF"]
-state = json.load(open(state_file)) if os.path.exists(state_file) else {}
 command, names = sys.argv[1], sys.argv[2:]
+if command == "restart" and os.environ.get("FAKE_STOP_WAIT"):
+    # A stop that waits (a worker finishing its task), marked where it starts and ends, outside the lock below.
+    with open(state_file + ".stops", "a") as stops:
+        stops.write(f"begin {' '.join(names)}\n")
+    time.sleep(float(os.environ["FAKE_STOP_WAIT"]))
+    with open(state_file + ".stops", "a") as stops:
+        stops.write(f"end {' '.join(names)}\n")
+# One call at a time reads and writes the state, as supervisord serialises its own.
+lock = open(state_file + ".lock", "a")
+fcntl.flock(lock, fcntl.LOCK_EX)
+state = json.load(open(state_file)) if os.path.exists(state_file) else {}
 with open(state_file + ".calls", "a") as calls:
     calls.write(" ".join(sys.argv[1:]) + "\n")
 def spawn(name):
@@ -64,12 +75,12 @@ def program(name, extra=""):
     return f"[program:{name}]\ncommand=/bin/true {extra}\n"
 
 
-def run(host, programs, started_with="r1 env1", check=False, **options):
-    args = {"programs": programs, "started_with": started_with, "conf_dir": str(host / "conf"),
-            "record_dir": str(host / "run"), "log_dir": str(host / "log"), "start_timeout": 2,
-            "_ansible_check_mode": check, "_ansible_diff": True, **options}
+def run(host, programs, started_with="r1 env1", check=False, stop_wait="", **options):
+    args = {"programs": programs, "conf_dir": str(host / "conf"), "record_dir": str(host / "run"),
+            "log_dir": str(host / "log"), "start_timeout": 2, "_ansible_check_mode": check, "_ansible_diff": True,
+            **({"started_with": started_with} if started_with is not None else {}), **options}
     env = {**os.environ, "PATH": f"{host / 'bin'}:{os.environ['PATH']}", "FAKE_STATE": str(host / "state.json"),
-           "FAKE_CONF": str(host / "conf")}
+           "FAKE_CONF": str(host / "conf"), "FAKE_STOP_WAIT": stop_wait}
     proc = subprocess.run([sys.executable, str(MODULE)], input=json.dumps({"ANSIBLE_MODULE_ARGS": args}),
                           capture_output=True, text=True, check=False, env=env)
     return json.loads(proc.stdout)
@@ -107,6 +118,45 @@ def test_a_new_release_restarts_running_programs_but_not_one_whose_file_just_cha
     assert result["changed"] and result["written"] == ["w-a"] and result["restarted"] == ["w-b"], result
     assert calls(host) == ["update w-a", "restart w-b"]
     assert {(host / "run" / f"{name}.release").read_text() for name in ("w-a", "w-b")} == {"r2 env1\n"}
+
+
+def test_programs_restart_side_by_side_so_one_long_stop_does_not_wait_for_another(host):
+    run(host, {name: program(name) for name in ("w-a", "w-b", "w-beat")})
+    calls(host)
+    result = run(host, {name: program(name) for name in ("w-a", "w-b", "w-beat")}, started_with="r2 env1",
+                 stop_wait="0.5")
+    assert sorted(result["restarted"]) == ["w-a", "w-b", "w-beat"], result
+    marks = [line.split()[0] for line in (host / "state.json.stops").read_text().splitlines()]
+    # Each restart began before any ended: none waited for another's stop.
+    assert marks == ["begin"] * 3 + ["end"] * 3, marks
+    assert sorted(calls(host)) == ["restart w-a", "restart w-b", "restart w-beat"]
+    assert states(host) == {"w-a": "RUNNING", "w-b": "RUNNING", "w-beat": "RUNNING"}
+
+
+def test_what_programs_start_with_is_read_on_the_host_from_a_link_and_a_file(host):
+    (host / "current").symlink_to("releases/r1")
+    (host / "env").write_text("BROKER_URL=amqp://one\n")
+    read = {"started_with": None, "started_from": [str(host / "current"), str(host / "env")]}
+    first = run(host, {"w-a": program("w-a")}, **read)
+    sha1 = hashlib.sha1(b"BROKER_URL=amqp://one\n").hexdigest()
+    assert first["started_with"] == f"releases/r1 {sha1}", first
+    assert (host / "run" / "w-a.release").read_text() == f"releases/r1 {sha1}\n"
+    calls(host)
+    assert not run(host, {"w-a": program("w-a")}, **read)["changed"]
+    (host / "env").write_text("BROKER_URL=amqp://two\n")
+    assert run(host, {"w-a": program("w-a")}, **read)["restarted"] == ["w-a"]
+    (host / "current").unlink()
+    (host / "current").symlink_to("releases/r2")
+    assert run(host, {"w-a": program("w-a")}, **read)["restarted"] == ["w-a"]
+    assert calls(host) == ["restart w-a", "restart w-a"]
+
+
+def test_a_required_path_that_is_missing_fails_with_its_message_before_anything_changes(host):
+    celery = host / "current" / ".venv" / "bin" / "celery"
+    result = run(host, {"w-a": program("w-a")}, requires=[{"path": str(celery), "msg": "run the python_app role first."}])
+    assert result.get("failed"), result
+    assert result["msg"] == f"{celery} does not exist: run the python_app role first."
+    assert list((host / "conf").iterdir()) == [] and calls(host) == []
 
 
 def test_a_program_stopped_by_hand_is_started_and_nothing_else_moves(host):

@@ -224,7 +224,11 @@ class Programs:
         return os.path.join(self.record_dir, f"{name}.release")
 
     def supervisorctl(self, *args, ok=(0,)):
-        rc, out, err = self.module.run_command(["supervisorctl", *args])
+        return self.checked(args, self.module.run_command(["supervisorctl", *args]), ok)
+
+    def checked(self, args, answer, ok):
+        """The output of a supervisorctl call, after failing the module on an exit code not in `ok`."""
+        rc, out, err = answer
         if rc not in ok:
             self.module.fail_json(msg=f"supervisorctl {' '.join(args)} failed (rc {rc}): {(out + err).strip()}")
         return out
@@ -236,9 +240,9 @@ class Programs:
             return
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             answers = list(pool.map(lambda name: self.module.run_command(["supervisorctl", action, name]), names))
-        for name, (rc, out, err) in zip(names, answers):
-            if rc not in (0, 1, 7):  # 1 and 7: the program would not start, reported with its log afterwards
-                self.module.fail_json(msg=f"supervisorctl {action} {name} failed (rc {rc}): {(out + err).strip()}")
+        for name, answer in zip(names, answers):
+            # 1 and 7: the program would not start, reported with its log afterwards.
+            self.checked((action, name), answer, ok=(0, 1, 7))
 
     def status(self, names):
         # Exit 3 when one is not running, 4 when supervisor does not know one: the states say which.

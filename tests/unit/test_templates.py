@@ -160,6 +160,17 @@ def test_sshd_offers_the_guides_algorithms_that_this_openssh_knows():
     assert "Ciphers aes256-ctr\n" in given
 
 
+def test_the_default_celery_worker_consumes_the_queue_the_app_sends_to():
+    # No --queues: Celery then consumes the app's own task_default_queue ("celery" unless the app names another).
+    # A queue named after the app, as this role once set, left a standard app's tasks waiting for ever.
+    variables = role_variables("celery")
+    (worker,) = variables["celery_workers"]
+    program = ini(render("celery/etc/supervisor/conf.d/celery-worker.conf.j2", celery_app="webapp.tasks", item=worker))
+    (section,) = program.sections()
+    command = " ".join(program[section]["command"].split())
+    assert "--app webapp.tasks worker" in command and "--queues" not in command
+
+
 def test_a_celery_worker_program_runs_its_own_queues_and_pool():
     program = ini(render("celery/etc/supervisor/conf.d/celery-worker.conf.j2", celery_app="webapp.tasks",
                          item={"name": "mail", "queues": ["mail", "slow"], "pool": "threads"}))

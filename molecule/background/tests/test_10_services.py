@@ -34,9 +34,13 @@ def test_tasks_posted_through_the_proxy_are_done_by_both_worker_hosts_through_th
     assert sql(data, "SELECT count(*), max(runs) FROM job WHERE key LIKE 'round-trip-%'") == [["12", "1"]]
 
 
-def test_the_tasks_queue_is_durable(data):
-    out = data.check_output("rabbitmqctl --quiet list_queues -p webapp name durable")
-    assert ["webapp", "true"] in [line.split() for line in out.splitlines()]
+def test_the_queue_a_standard_celery_app_sends_to_is_durable_and_consumed_by_every_worker(data):
+    # The reference app sends to Celery's default queue, "celery", as a standard app does; the default workers
+    # listen where the app sends (both worker hosts' programs: bg-web's and bg-worker's).
+    out = data.check_output("rabbitmqctl --quiet list_queues -p webapp name durable consumers")
+    queues = {line.split()[0]: line.split()[1:] for line in out.splitlines()}
+    assert queues["celery"][0] == "true", queues
+    assert int(queues["celery"][1]) >= len(WORKERS), queues
 
 
 def test_guest_is_gone_and_cannot_log_in(data):

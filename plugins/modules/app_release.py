@@ -281,6 +281,7 @@ phases:
 """
 
 import datetime
+import difflib
 import hashlib
 import json
 import os
@@ -599,9 +600,7 @@ class Release:
         if self.p["release"]:
             self.choose_named_release()
         elif (self.mirror / "HEAD").exists():
-            self.result["commit"] = self.run(
-                ["git", "rev-parse", "--verify", "--quiet", self.p["version"] + "^{commit}"], self.step,
-                cwd=self.mirror).stdout.strip()
+            self.result["commit"] = self.resolve(self.p["version"])
         elif not self.module.check_mode:
             raise StepFailed(self.step, f"{self.mirror} is not a git mirror")
         self.live = release_meta(self.root / "current")
@@ -611,6 +610,19 @@ class Release:
         self.inputs = "-".join(file_sha1(p) for p in (self.p["server_config"], self.p["env_file"]) if p)
         self.live_differs = (self.live.get("commit") != self.result["commit"]
                              or self.live.get("packages", []) != self.p["packages"])
+
+    def resolve(self, version):
+        """The commit a tag, branch or commit names in the mirror; a name it does not know fails the step with
+        the names nearest to it (a mistyped tag is the usual cause)."""
+        found = self.run(["git", "rev-parse", "--verify", "--quiet", version + "^{commit}"], self.step,
+                         cwd=self.mirror, ok=(0, 1))
+        if found.returncode == 0:
+            return found.stdout.strip()
+        names = self.run(["git", "for-each-ref", "--format=%(refname:short)", "refs/tags", "refs/heads"],
+                         self.step, cwd=self.mirror).stdout.split()
+        nearest = difflib.get_close_matches(version, names, n=3, cutoff=0.4)
+        hint = f"the nearest: {', '.join(nearest)}" if nearest else f"it has: {', '.join(sorted(names)[:10])}"
+        raise StepFailed(self.step, f"{version} is no tag, branch or commit of the app repository ({hint}).")
 
     def choose_named_release(self):
         """O(release) names the release to switch to: it must be built or ready; its commit and version are its

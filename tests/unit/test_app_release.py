@@ -112,6 +112,20 @@ def test_failing_tests_refuse_the_release_and_leave_the_live_one(root, repo):
     assert refused["failed"] and "no built release of v2-broken" in refused["msg"] and live(root) == before
 
 
+def test_a_mistyped_version_is_named_with_the_nearest_tags_and_nothing_live_changes(root, repo):
+    run(root, repo, "built")
+    run(root, repo, "live")
+    before = live(root)
+    failed = run(root, repo, "built", version="v2-brokn")
+    assert failed["failed"]
+    assert failed["msg"].startswith('Deploy of v2-brokn failed at "Resolve the version to a commit"'), failed["msg"]
+    assert "v2-brokn is no tag, branch or commit of the app repository" in failed["msg"]
+    assert "the nearest: v2-broken" in failed["msg"] and "nothing live changed" in failed["msg"]
+    assert live(root) == before and not (root / "deploy.lock").exists()
+    assert history(root)[-1][2] == "v2-brokn" and history(root)[-1][5] == "failed: Resolve the version to a commit"
+    assert [p.name for p in (root / "releases").iterdir()] == [before]  # nothing half-made is left
+
+
 def test_a_held_lock_stops_the_deploy_names_its_owner_and_stays(root, repo):
     (root / "deploy.lock").mkdir()
     (root / "deploy.lock" / "owner").write_text("alice@laptop since 2026-11-21T08:00:00Z\n")

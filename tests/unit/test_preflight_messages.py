@@ -1,0 +1,36 @@
+"""What a role's preflight says to a user who got the inventory wrong, run on this machine before any change."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def preflight(tmp_path):
+    def run(role, **variables):
+        play = [{"name": "Preflight", "hosts": "localhost", "connection": "local", "gather_facts": False,
+                 "vars": {"ansible_python_interpreter": sys.executable, **variables},
+                 "tasks": [{"ansible.builtin.include_role": {"name": f"pyops.webstack.{role}",
+                                                              "tasks_from": "preflight"}}]}]
+        playbook = tmp_path / "play.yml"
+        playbook.write_text(json.dumps(play))
+        proc = subprocess.run(["ansible-playbook", "-i", "localhost,", str(playbook)], capture_output=True, text=True,
+                              check=False, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+        return proc.returncode, proc.stdout + proc.stderr
+
+    return run
+
+
+def test_a_worker_host_for_an_app_without_celery_is_told_to_leave_the_worker_group_out(preflight):
+    rc, output = preflight("celery", celery_app="")
+    assert rc != 0
+    assert "leave the worker group out of the inventory" in output, output
+
+
+def test_a_malformed_celery_app_gets_the_general_message_only(preflight):
+    rc, output = preflight("celery", celery_app="not a module")
+    assert rc != 0
+    assert "The Celery workers are described wrongly" in output and "leave the worker group out" not in output, output

@@ -104,6 +104,13 @@ def test_the_nginx_site_sends_hsts_and_the_security_headers():
         assert header in site, header
 
 
+def test_the_nginx_site_limits_both_usual_login_paths_by_default():
+    site = render(NGINX_SITE)
+    for path in ("/login", "/auth/login"):  # a plain Flask app's login, and a blueprint's (Flask's own tutorial)
+        block = site.split(f"location {path} {{", 1)[1].split("}", 1)[0]
+        assert "limit_req zone=webapp_limit" in block, path
+
+
 def test_the_nginx_site_says_http2_as_its_version_understands_it():
     assert "listen 443 ssl http2;" in render(NGINX_SITE, __nginx_version="1.22.1")
     newer = render(NGINX_SITE, __nginx_version="1.26.0")

@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_VENV = ROOT / ".cache" / "app-venv"
-REQUIREMENTS = ROOT / "tests" / "fixtures" / "webapp" / "requirements.txt"
 
 PROBE = """
 import json, sys
@@ -24,18 +22,6 @@ index = client.get("/")
 print(json.dumps({"health": health.status_code, "body": health.get_json(),
                   "index": index.status_code, "page": index.get_data(as_text=True)}))
 """
-
-
-@pytest.fixture(scope="module")
-def app_python():
-    """A virtualenv with the app's pinned requirements (made once, kept in .cache)."""
-    python = APP_VENV / "bin" / "python"
-    stamp = APP_VENV / ".requirements"
-    if not stamp.exists() or stamp.read_text() != REQUIREMENTS.read_text():
-        subprocess.run([sys.executable, "-m", "venv", str(APP_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
-        stamp.write_text(REQUIREMENTS.read_text())
-    return str(python)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ from pathlib import Path
 from background import BROKER_PASSWORD, DATA, DB_PASSWORD, WORKERS
 from estate import LIVE_PROGRAM, ROOT, address, authenticates, post_job, run_in_release, sql, wait_for_job
 
+WORKER_PROGRAM = "webapp-celery-default"
+
 
 def test_the_web_host_runs_uwsgi_speaking_http_behind_nginx(web1):
     # bg-web's inventory says python_app_server: uwsgi, uwsgi_protocol: http: the live colour listens with
@@ -41,6 +43,26 @@ def test_the_queue_a_standard_celery_app_sends_to_is_durable_and_consumed_by_eve
     queues = {line.split()[0]: line.split()[1:] for line in out.splitlines()}
     assert queues["celery"][0] == "true", queues
     assert int(queues["celery"][1]) >= len(WORKERS), queues
+
+
+def test_workers_that_leave_the_app_s_queue_without_a_consumer_are_refused_before_they_change(workers, run_playbook):
+    # A worker listing only a queue the app never sends to (the name the role once gave by default): site.yml's
+    # celery play asks the app where it sends (celery) and stops before any program is written or restarted.
+    site = Path(__file__).resolve().parents[3] / "playbooks" / "site.yml"
+    programs = {host: host.file(f"/etc/supervisor/conf.d/{WORKER_PROGRAM}.conf").content_string for host in workers}
+    pids = {host: host.check_output(f"supervisorctl pid {WORKER_PROGRAM}") for host in workers}
+    rc, output = run_playbook(site, tags="celery_queues,celery_workers",
+                              extra_vars={"celery_workers": [{"name": "default", "queues": ["webapp"]}]})
+    assert rc != 0
+    assert "The app sends tasks to celery, which no worker of this play consumes" in output, output[-3000:]
+    for host in workers:
+        assert host.file(f"/etc/supervisor/conf.d/{WORKER_PROGRAM}.conf").content_string == programs[host]
+        assert host.check_output(f"supervisorctl pid {WORKER_PROGRAM}") == pids[host]
+    # Listing the app's queue passes the check (the check alone: the programs stay as converged).
+    rc, output = run_playbook(site, tags="celery_queues",
+                              extra_vars={"celery_workers": [{"name": "default", "queues": ["celery"]}]})
+    assert rc == 0, output[-3000:]
+    assert "Refuse workers that leave a queue the app sends to without a consumer" in output
 
 
 def test_guest_is_gone_and_cannot_log_in(data):

@@ -177,6 +177,20 @@ options:
         hosts share (a database). Every host's build ends before any host switches.
     type: bool
     default: true
+  setup_commands:
+    description:
+      - Shell commands run once for the app (creating its database, say), as O(commands) run, just before them,
+        in the first release built on a host with no live release and no C(shared/.webstack-setup). That file
+        records the release they ran in; once it is there, or once a release is live, they never run again.
+    type: list
+    elements: str
+    default: []
+  run_setup:
+    description:
+      - Whether this host may run O(setup_commands); the role sets it on the host that runs O(commands), and
+        only while no host of the play has a live release or C(shared/.webstack-setup).
+    type: bool
+    default: false
   config_dir:
     description: A root-owned folder to create for the app server's configs (O(state=built)).
     type: path
@@ -245,6 +259,10 @@ commit:
   type: str
 built:
   description: Whether this call built a new release.
+  returned: always
+  type: bool
+setup_ran:
+  description: Whether this call ran O(setup_commands).
   returned: always
   type: bool
 switched:
@@ -410,7 +428,8 @@ class Release:
         self.version = self.p["version"]  # what the history records; a named release's own version
         self.phases = {}
         self.result = {"release": "", "commit": "", "built": False, "switched": False, "live": "", "slot": "",
-                       "result": "", "pruned": [], "changed": False}
+                       "result": "", "pruned": [], "changed": False, "setup_ran": False}
+        self.setup_marker = self.root / "shared" / ".webstack-setup"
         # What a failure must undo.
         self.new_release = ""  # a folder this call created
         self.new_slot = ""  # a colour this call started
@@ -708,17 +727,30 @@ class Release:
             self.run(self.p["test_command"], self.step, cwd=folder, shell=True,
                      env={"PATH": f"{folder}/.venv/bin:/usr/local/bin:/usr/bin:/bin"})
             self.timed("tests", started)
+        if self.p["setup_commands"] and self.p["run_setup"] and not self.live and not self.setup_marker.exists():
+            started = time.monotonic()
+            self.step = "Run the setup commands (the app's first release), before the release commands"
+            self.run_app_commands(self.p["setup_commands"], folder)
+            self.write_file(self.setup_marker, f"{release_id} {utc_now().replace(tzinfo=None).isoformat()}Z "
+                                               f"{self.p['deployer']}\n")
+            self.result["setup_ran"] = True
+            self.timed("setup", started)
         if self.p["commands"] and self.p["run_commands"]:
             started = time.monotonic()
             self.step = "Run the release commands (once per deploy, or on each host), before the switch"
-            script = "set -e\nset -a; . \"$WEBSTACK_ENV_FILE\"; set +a\n" + "\n".join(self.p["commands"])
-            self.run(script, self.step, cwd=folder, user=self.p["run_user"], shell=True,
-                     env={"PATH": f"{folder}/.venv/bin:/usr/local/bin:/usr/bin:/bin",
-                          "WEBSTACK_ENV_FILE": self.p["env_file"]})
+            self.run_app_commands(self.p["commands"], folder)
             self.timed("commands", started)
         self.mark(release_id, "built")
         self.result.update(built=True, changed=True)
         return release_id
+
+    def run_app_commands(self, commands, folder):
+        """Shell commands in a release, as the app's user with its environment file loaded; the first that fails
+        fails the step."""
+        script = "set -e\nset -a; . \"$WEBSTACK_ENV_FILE\"; set +a\n" + "\n".join(commands)
+        self.run(script, self.step, cwd=folder, user=self.p["run_user"], shell=True,
+                 env={"PATH": f"{folder}/.venv/bin:/usr/local/bin:/usr/bin:/bin",
+                      "WEBSTACK_ENV_FILE": self.p["env_file"]})
 
     # --- switching ------------------------------------------------------------------------------------------
 
@@ -982,6 +1014,8 @@ def main():
             "release": {"type": "str", "default": ""},
             "commands": {"type": "list", "elements": "str", "default": []},
             "run_commands": {"type": "bool", "default": True},
+            "setup_commands": {"type": "list", "elements": "str", "default": []},
+            "run_setup": {"type": "bool", "default": False},
             "config_dir": {"type": "path"},
             "helpers": {"type": "dict", "default": {}},
             "env_content": {"type": "str", "no_log": True},

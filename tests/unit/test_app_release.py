@@ -153,6 +153,30 @@ def test_release_commands_run_with_the_environment_only_where_told(root, repo):
     assert (root / "shared" / "instance" / "greeting").read_text() == "hello\n"
 
 
+def test_setup_commands_run_once_before_the_release_commands_of_the_first_release_only(root, repo):
+    log = root / "shared" / "instance" / "order"
+    setup, commands = ['echo "setup $GREETING" >> instance/order'], ["echo release >> instance/order"]
+    assert not run(root, repo, "built", setup_commands=setup, commands=commands)["setup_ran"]  # run_setup unset
+    assert log.read_text() == "release\n"
+    log.unlink()
+    (root / "releases").rename(root / "old-releases")  # as a host that never had a release
+    (root / "releases").mkdir()
+    first = run(root, repo, "built", setup_commands=setup, commands=commands, run_setup=True)
+    assert first["setup_ran"] and log.read_text() == "setup hello\nrelease\n", first
+    assert (root / "shared" / ".webstack-setup").read_text().startswith(first["release"] + " ")
+    run(root, repo, "live")
+    again = run(root, repo, "built", version="v2", setup_commands=setup, commands=commands, run_setup=True)
+    assert again["built"] and not again["setup_ran"] and log.read_text() == "setup hello\nrelease\nrelease\n"
+
+
+def test_a_failing_setup_command_fails_the_release_and_runs_again_next_time(root, repo):
+    failed = run(root, repo, "built", setup_commands=["echo cannot reach the database; false"], run_setup=True)
+    assert failed["failed"] and 'failed at "Run the setup commands' in failed["msg"], failed
+    assert "cannot reach the database" in failed["msg"] and not (root / "shared" / ".webstack-setup").exists()
+    fixed = run(root, repo, "built", setup_commands=["true"], run_setup=True)
+    assert fixed["built"] and fixed["setup_ran"] and (root / "shared" / ".webstack-setup").exists()
+
+
 def test_going_back_to_a_release_that_was_live_switches_without_building(root, repo):
     first = run(root, repo, "built")["release"]
     run(root, repo, "live")

@@ -28,6 +28,20 @@ def test_the_release_commands_ran_once_for_both_app_hosts(web1, worker):
     assert sorted(len(host_lines) for host_lines in lines) == [0, 1], lines
 
 
+def test_the_setup_commands_ran_once_for_the_estate_where_the_release_commands_ran(web1, worker):
+    # Converge and the idempotence run: the setup commands ran in the first release only, on the host that runs the
+    # release commands, and it keeps their record; the other host neither ran them nor has one.
+    ran = [host for host in (web1, worker) if host.file(f"{ROOT}/shared/instance/setup-commands.log").exists]
+    assert len(ran) == 1
+    (host,) = ran
+    assert len(host.file(f"{ROOT}/shared/instance/setup-commands.log").content_string.splitlines()) == 1
+    assert host.file(f"{ROOT}/shared/instance/release-commands.log").exists
+    release = host.file(f"{ROOT}/shared/.webstack-setup").content_string.split()[0]
+    assert host.file(f"{ROOT}/releases/{release}/.webstack-release").exists
+    other = worker if host == web1 else web1
+    assert not other.file(f"{ROOT}/shared/.webstack-setup").exists
+
+
 def test_tasks_posted_through_the_proxy_are_done_by_both_worker_hosts_through_the_broker(web1, data):
     jobs = [post_job(web1, f"round-trip-{n}", delay=1) for n in range(12)]
     done = [wait_for_job(web1, job["id"]) for job in jobs]

@@ -177,6 +177,15 @@ def test_a_failing_setup_command_fails_the_release_and_runs_again_next_time(root
     assert fixed["built"] and fixed["setup_ran"] and (root / "shared" / ".webstack-setup").exists()
 
 
+def test_a_shared_path_inside_the_virtualenv_is_linked_as_an_installed_flask_app_needs(root, repo):
+    # Flask keeps an installed package's instance folder in <prefix>/var/<package>-instance: with that path shared,
+    # its data survives a release, as the README says.
+    built = run(root, repo, "built", shared_paths=["instance", ".venv/var/webapp-instance"])
+    link = root / "releases" / built["release"] / ".venv" / "var" / "webapp-instance"
+    assert os.readlink(link) == str(root / "shared" / ".venv" / "var" / "webapp-instance"), built
+    assert link.resolve().is_dir()
+
+
 def test_going_back_to_a_release_that_was_live_switches_without_building(root, repo):
     first = run(root, repo, "built")["release"]
     run(root, repo, "live")

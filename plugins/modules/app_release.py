@@ -27,9 +27,9 @@ description:
   - A failed step leaves the previous release serving, marks a release that was never live C(failed), records
     the failure in the history and fails with the step's name and its output.
   - Commands run as O(user) (git, builds, tests), as O(run_user) (the release commands, the only ones that
-    load the app's environment file) or as root (supervisor, the switch). The one secret option is
-    O(env_content), which Ansible keeps out of the output; no other secret reaches the result unless a command
-    prints it.
+    load the app's environment file) or as root (supervisor, the switch). The secret options are
+    O(env_content) and O(files), which Ansible keeps out of the output; no other secret reaches the result unless
+    a command prints it.
 version_added: 0.1.0
 options:
   state:
@@ -203,6 +203,27 @@ options:
       - The text of O(env_file), written owned by O(user) and readable by O(group) only (mode 0640) when it
         differs (O(state=built)). Left alone when not given.
     type: str
+  files:
+    description:
+      - Files the app reads, under the app root's C(shared/) (C(instance/config.py), say), written when their
+        text differs (O(state=built)); a missing parent folder is made like a shared path. A change restarts the
+        app as a changed environment does (both states read them).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The file's path under C(shared/), without C(..).
+        type: str
+        required: true
+      content:
+        description: The file's text.
+        type: str
+        required: true
+      secret:
+        description: Readable by O(run_user) alone (mode 0600); else owned by O(user), mode 0644.
+        type: bool
+        default: true
 attributes:
   check_mode:
     support: full
@@ -522,7 +543,16 @@ class Release:
                   for name, text in sorted(self.p["helpers"].items())]
         if self.p["env_content"] is not None:
             items.append((Path(self.p["env_file"]), "file", code, 0o640, self.p["env_content"]))
+        for path, item in zip(self.app_files(), self.p["files"]):
+            items += [(parent, "folder", runs, 0o770, None) for parent in reversed(path.parents)
+                      if shared in parent.parents]
+            items.append((path, "file", runs if item["secret"] else code, 0o600 if item["secret"] else 0o644,
+                          item["content"]))
         return items
+
+    def app_files(self):
+        """The paths of O(files), under shared/."""
+        return [self.root / "shared" / item["path"] for item in self.p["files"]]
 
     def lay_out(self):
         """Create or correct the app root's folders, its helpers and its environment file, and start the history.
@@ -626,7 +656,8 @@ class Release:
         self.result["live"] = self.old_release = self.live.get("id", "")
         live_sock = self.run_dir / "live.sock"
         self.old_slot = Path(os.readlink(live_sock)).name.removesuffix(".sock") if live_sock.is_symlink() else ""
-        self.inputs = "-".join(file_sha1(p) for p in (self.p["server_config"], self.p["env_file"]) if p)
+        self.inputs = "-".join(file_sha1(p) for p in (self.p["server_config"], self.p["env_file"], *self.app_files())
+                               if p)
         self.live_differs = (self.live.get("commit") != self.result["commit"]
                              or self.live.get("packages", []) != self.p["packages"])
 
@@ -1019,6 +1050,10 @@ def main():
             "config_dir": {"type": "path"},
             "helpers": {"type": "dict", "default": {}},
             "env_content": {"type": "str", "no_log": True},
+            "files": {"type": "list", "elements": "dict", "default": [], "no_log": True,
+                      "options": {"path": {"type": "str", "required": True},
+                                  "content": {"type": "str", "required": True},
+                                  "secret": {"type": "bool", "default": True}}},
         },
         required_if=[("state", "built", ["repo"]),
                      ("serve", True, ["server_config", "env_file", "program"])],
@@ -1026,6 +1061,9 @@ def main():
     )
     if module.params["keep_releases"] < 1:
         module.fail_json(msg="keep_releases must be 1 or more")
+    for item in module.params["files"]:
+        if item["path"].startswith("/") or ".." in Path(item["path"]).parts or not item["path"].strip("/."):
+            module.fail_json(msg=f"files: {item['path']} is not a path under shared/ (relative, without ..)")
     Release(module).main()
 
 

@@ -290,6 +290,29 @@ def test_the_layout_is_made_with_owners_and_modes_then_left_alone_and_the_secret
     assert oct(os.stat(root / "shared").st_mode & 0o777) == "0o750"
 
 
+def test_the_app_s_files_are_written_under_shared_secret_ones_private_and_kept_out_of_the_output(root, repo):
+    files = [{"path": "instance/config.py", "content": "SECRET_KEY = 'fi1e-s3cret'\n"},
+             {"path": "conf/site/public.ini", "content": "[site]\nname = shop\n", "secret": False}]
+    proc = subprocess.run([sys.executable, str(MODULE)], capture_output=True, text=True, check=False, cwd=root.parent,
+                          input=json.dumps({"ANSIBLE_MODULE_ARGS": {
+                              "state": "built", "name": "webapp", "root": str(root), "repo": str(repo),
+                              "version": "v1", "user": "root", "group": "root", "run_user": "root", "serve": False,
+                              "shared_paths": ["instance"], "files": files}}))
+    built = json.loads(proc.stdout)
+    assert built["built"] and "fi1e-s3cret" not in proc.stdout, proc.stdout
+    config, public = root / "shared" / "instance" / "config.py", root / "shared" / "conf" / "site" / "public.ini"
+    assert config.read_text() == "SECRET_KEY = 'fi1e-s3cret'\n" and oct(config.stat().st_mode & 0o777) == "0o600"
+    assert public.read_text() == "[site]\nname = shop\n" and oct(public.stat().st_mode & 0o777) == "0o644"
+    assert oct((root / "shared" / "conf" / "site").stat().st_mode & 0o777) == "0o770"
+    # The release links instance/ to shared/: the app finds its config where Flask looks, in its instance folder.
+    assert (root / "releases" / built["release"] / "instance" / "config.py").read_text() == config.read_text()
+    assert run(root, repo, "built", shared_paths=["instance"], files=files)["laid_out"] == []
+    for bad in ("../escape.py", "/etc/passwd", "."):
+        refused = run(root, repo, "built", files=[{"path": bad, "content": "x"}])
+        assert refused["failed"] and "is not a path under shared/" in refused["msg"], refused
+    assert not (root / "escape.py").exists() and not (root.parent / "escape.py").exists()
+
+
 def test_a_named_release_is_switched_to_whatever_version_is_given(root, repo):
     first = run(root, repo, "built")["release"]
     run(root, repo, "live")

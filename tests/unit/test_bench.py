@@ -62,6 +62,7 @@ def test_loadgen_counts_answers_and_reports_their_latency(server):
     assert len(slowest) == 5
     assert slowest == sorted(slowest, reverse=True)
     assert slowest[0] == latency["max"]
+    assert result["failed_between_s"] is None
     # The moment the load started, on the wall clock, so the slowest can be placed against a playbook's tasks.
     assert before <= result["started_epoch"] <= before + result["seconds"] + 5
 
@@ -69,6 +70,8 @@ def test_loadgen_counts_answers_and_reports_their_latency(server):
 def test_loadgen_counts_failed_answers_and_refused_connections(server):
     down = loadgen(f"--port={server}", "--path=/down", "--requests=20", "--seconds=20", "--concurrency=2")
     assert (down["non_2xx"], down["statuses"]) == (20, {"503": 20})
+    first, last = down["failed_between_s"]
+    assert 0 <= first <= last <= down["seconds"]
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]

@@ -55,6 +55,7 @@ def main():
     errors = []
     # (seconds into the run when the request left, milliseconds until its answer or error)
     latencies = []
+    failed_at = []  # seconds into the run when each request that failed (error or not 2xx) left
     remaining = [args.requests]
     started = time.monotonic()
     started_epoch = time.time()  # to place the slowest requests against other clocks (a playbook's task times)
@@ -104,6 +105,8 @@ def main():
             with lock:
                 latencies.append((round(sent_at - started, 2), round(took, 1)))
                 statuses[status] += 1
+                if not status.startswith("2"):
+                    failed_at.append(round(sent_at - started, 2))
                 if version:
                     versions[version] += 1
                 if args.ready_file and sum(statuses.values()) == 1:
@@ -131,6 +134,8 @@ def main():
         "seconds": round(time.monotonic() - started, 2),
         "started_epoch": round(started_epoch, 3),
         "first_errors": errors,
+        # When the failed requests left: the first and the last (seconds into the run), or null.
+        "failed_between_s": [min(failed_at), max(failed_at)] if failed_at else None,
         "latency_ms": {"p50": percentile(0.50), "p99": percentile(0.99), "max": ordered[-1] if ordered else None},
         "slowest": [{"at_s": at, "ms": took} for at, took in sorted(latencies, key=lambda item: -item[1])[:5]],
     }))

@@ -9,10 +9,10 @@ mkdir -p "$logs"
 
 # "create 41 s, converge 310 s, ...": each molecule step's seconds, from the stamped lines of a scenario's log.
 phases() {
+  # A step may say "Executing" twice before "Executed" (verify names its tests); destroy runs first and last.
   sed -n 's/^\[ *\([0-9]*\)s\] .*> \([a-z_]*\)\] Execut\(ing\|ed\).*/\1 \2 \3/p' "$1" | awk '
-    $3 == "ing" { began[$2] = $1; order[++n] = $2 }
-    $3 == "ed" && ($2 in began) { took[$2] = $1 - began[$2] }
-    END { for (i = 1; i <= n; i++) if (order[i] in took) printf "%s%s %d s", (out++ ? ", " : ""), order[i], took[order[i]] }'
+    $3 == "ing" && open != $2 { open = $2; began = $1 }
+    $3 == "ed" && open == $2 { printf "%s%s %d s", (out++ ? ", " : ""), $2, $1 - began; open = "" }'
 }
 
 run_one() {

@@ -9,11 +9,16 @@ from conftest import ROOT
 SCRIPT = ROOT / "tests" / "harness" / "run-scenarios.sh"
 # Prints molecule's step lines as molecule does, sleeping in converge, and exits with $FAKE_RC.
 MOLECULE = """#!/bin/sh
-echo "INFO     [$3 > create] Executing"
-echo "INFO     [$3 > create] Executed: Successful"
+echo "INFO     [$3 > destroy] Executing"
+echo "INFO     [$3 > destroy] Executed: Successful"
 echo "INFO     [$3 > converge] Executing"
 sleep 1
 echo "INFO     [$3 > converge] Executed: Successful"
+echo "INFO     [$3 > verify] Executing"
+echo "INFO     [$3 > verify] Executing Testinfra tests found in tests/..."
+echo "INFO     [$3 > verify] Executed: Successful"
+echo "INFO     [$3 > destroy] Executing"
+echo "INFO     [$3 > destroy] Executed: Successful"
 echo "============================== 7 passed in 0.50s =============================="
 exit "${FAKE_RC:-0}"
 """
@@ -33,7 +38,8 @@ def test_a_passing_scenario_says_how_long_each_step_took_and_its_test_count(tmp_
     proc = run(tmp_path, 0, "alpha", "beta")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name in ("alpha", "beta"):
-        line = re.search(rf"^molecule: {name} passed in \d+ s \(create 0 s, converge ([12]) s\)$", proc.stdout, re.M)
+        steps = r"destroy 0 s, converge [12] s, verify 0 s, destroy 0 s"
+        line = re.search(rf"^molecule: {name} passed in \d+ s \({steps}\)$", proc.stdout, re.M)
         assert line, proc.stdout
     assert proc.stdout.count("7 passed in 0.50s") == 2
     assert "] Executing" in (tmp_path / "logs" / "alpha.log").read_text()

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Run molecule scenarios, JOBS at a time: tests/harness/run-scenarios.sh JOBS SCENARIO...
-# Each scenario's full output goes to .cache/logs/<scenario>.log; a failed one is printed whole.
+# Each scenario's full output goes to .cache/logs/<scenario>.log; a failed one is printed whole, and its failures
+# again at the very end (CI may show only the head and tail of a long output).
 set -uo pipefail
 jobs=$1
 shift
 logs=${PYOPS_CACHE_DIR:-.cache}/logs
 mkdir -p "$logs"
+rm -f "$logs"/*.failed
 
 # "create 41 s, converge 310 s, ...": each molecule step's seconds, from the stamped lines of a scenario's log.
 phases() {
@@ -34,10 +36,26 @@ run_one() {
   else
     echo "molecule: $scenario FAILED after $(($(date +%s) - start)) s; its log follows"
     cat "$log"
+    touch "$logs/$scenario.failed"
   fi
   return $rc
 }
 export -f run_one phases
 export logs
 
+# The failures of a failed scenario: pytest's one-line summaries, then the last assertion lines (where the
+# compared values are) or Ansible's failed tasks.
+failures() {
+  grep -E '^(FAILED|ERROR) ' "$1" | head -n 20
+  grep -E '^(E   |fatal: |failed: )' "$1" | tail -n 40
+}
+
 printf '%s\n' "$@" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {}
+rc=$?
+for marker in "$logs"/*.failed; do
+  [ -e "$marker" ] || continue
+  scenario=$(basename "$marker" .failed)
+  echo "molecule: $scenario failed; its failures, from $logs/$scenario.log:"
+  failures "$logs/$scenario.log"
+done
+exit $rc

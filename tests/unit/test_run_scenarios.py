@@ -24,10 +24,10 @@ exit "${FAKE_RC:-0}"
 """
 
 
-def run(tmp_path, rc, *scenarios):
+def run(tmp_path, rc, *scenarios, molecule=MOLECULE):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "molecule").write_text(MOLECULE)
+    (bin_dir / "molecule").write_text(molecule)
     (bin_dir / "molecule").chmod(0o755)
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PYOPS_CACHE_DIR=str(tmp_path), FAKE_RC=str(rc))
     return subprocess.run(["bash", str(SCRIPT), "2", *scenarios], capture_output=True, text=True, env=env,
@@ -49,3 +49,17 @@ def test_a_failing_scenario_fails_the_run_and_prints_its_log(tmp_path):
     proc = run(tmp_path, 3, "alpha")
     assert proc.returncode != 0
     assert "molecule: alpha FAILED after" in proc.stdout and "[alpha > converge] Executing" in proc.stdout
+
+
+def test_a_failing_scenario_s_failures_are_printed_again_at_the_very_end(tmp_path):
+    # CI may show only the head and the tail of make test's output: the assertion that failed must be in the tail.
+    molecule = MOLECULE.replace('exit "${FAKE_RC:-0}"', 'echo "E   assert 2 == 0"\n'
+                                'echo "FAILED tests/test_30.py::test_deploy - assert 2 == 0"\nexit "${FAKE_RC:-0}"')
+    proc = run(tmp_path, 3, "alpha", "beta", molecule=molecule)
+    assert proc.returncode != 0
+    tail = proc.stdout[proc.stdout.rindex("molecule: alpha failed; its failures"):]
+    assert "FAILED tests/test_30.py::test_deploy - assert 2 == 0" in tail and "E   assert 2 == 0" in tail
+    assert tail.count("failed; its failures") == 2
+    # A run that passes again leaves no stale failure behind.
+    proc = run(tmp_path, 0, "alpha")
+    assert proc.returncode == 0 and "its failures" not in proc.stdout

@@ -23,7 +23,8 @@ def test_the_secret_file_is_the_app_user_s_alone_and_the_app_reads_it_through_it
 
 def test_a_changed_file_restarts_the_app_and_the_workers_onto_the_same_release_without_showing_it(
         web1, workers, run_playbook):
-    release = web1.check_output(f"readlink {ROOT}/current")
+    # Each host's own release: hosts build the same commit, but each names its folder by its own clock.
+    releases = {host: host.check_output(f"readlink {ROOT}/current") for host in workers}
     program = web1.check_output(f"echo {LIVE_PROGRAM}")
     pids = {host: host.check_output(f"supervisorctl pid {WORKER_PROGRAM}") for host in workers}
     rc, output = run_playbook(DEPLOY, extra_vars={"python_app_files": [
@@ -32,7 +33,7 @@ def test_a_changed_file_restarts_the_app_and_the_workers_onto_the_same_release_w
     assert "an0ther-file-secret" not in output
     for host in workers:
         assert host.file(CONFIG).content_string == "REPORT_TOKEN = 'an0ther-file-secret'\n"
-        assert host.check_output(f"readlink {ROOT}/current") == release  # nothing was rebuilt
+        assert host.check_output(f"readlink {ROOT}/current") == releases[host]  # nothing was rebuilt
         assert host.check_output(f"supervisorctl pid {WORKER_PROGRAM}") != pids[host]
     assert web1.check_output(f"echo {LIVE_PROGRAM}") != program  # the other colour serves the same release now
     assert health(web1)["status"] == "ok"

@@ -83,6 +83,13 @@ options:
     description: Interpreter the virtualenvs are made from.
     type: path
     default: /usr/bin/python3
+  check_python:
+    description:
+      - Build a release that names its Python (C(runtime.txt), as C(python-3.11.7), else C(.python-version), as
+        C(3.11)) only when O(python) is that major and minor version; otherwise fail before the release folder is
+        made, naming the Pythons found on the host. A different patch level is a warning.
+    type: bool
+    default: true
   uv:
     description: Path of uv to build with; empty builds with C(python -m venv) and pip.
     type: str
@@ -326,6 +333,7 @@ import json
 import os
 import pwd
 import grp
+import re
 import shutil
 import stat
 import string
@@ -336,6 +344,8 @@ from pathlib import Path
 from ansible.module_utils.basic import AnsibleModule
 
 SLOTS = ("blue", "green")
+# The files a release names its Python in (Heroku's, then pyenv's and uv's), the first found wins.
+PYTHON_PINS = ("runtime.txt", ".python-version")
 HISTORY_HEADER = "# release\tcommit\tversion\ttime\tby\tresult\n"
 
 
@@ -350,6 +360,22 @@ class StepFailed(Exception):
 
 def utc_now():
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def asked_python(text):
+    """The version a runtime.txt (python-3.11.7) or .python-version (3.11, cpython-3.11.7) asks for, as a tuple of
+    ints; None when its first line that is not a comment names no CPython version (pypy, a pyenv environment)."""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = re.fullmatch(r"(?:c?python-?)?(\d+)\.(\d+)(?:\.(\d+))?", line, re.IGNORECASE)
+        return tuple(int(part) for part in match.groups() if part is not None) if match else None
+    return None
+
+
+def dotted(version):
+    return ".".join(str(part) for part in version)
 
 
 def release_status(release):
@@ -930,10 +956,36 @@ class Release:
 
     # --- the two states -------------------------------------------------------------------------------------
 
+    def check_python(self):
+        """Refuse, before anything is made, a release whose runtime.txt or .python-version asks for another minor
+        version than O(python) is; warn of another patch level."""
+        self.step = "Check the Python the release asks for"
+        for pin in PYTHON_PINS:
+            shown = self.run(["git", "show", f"{self.result['commit']}:{pin}"], self.step, cwd=self.mirror,
+                             ok=(0, 128))
+            asked = asked_python(shown.stdout) if shown.returncode == 0 else None
+            if asked is None:
+                continue
+            probe = "import sys; print('.'.join(map(str, sys.version_info[:3])))"
+            have = tuple(int(part) for part in self.run([self.p["python"], "-c", probe], self.step).stdout.split("."))
+            if asked[:2] != have[:2]:
+                found = sorted({path.name for folder in ("/usr/local/bin", "/usr/bin")
+                                for path in Path(folder).glob("python3.*") if re.fullmatch(r"python3\.\d+", path.name)})
+                raise StepFailed(self.step, f"{pin} asks for Python {dotted(asked)}; {self.p['python']} is "
+                                            f"{dotted(have)}. Pythons on this host: {', '.join(found) or 'none'}. "
+                                            f"Set python_app_python to one of {dotted(asked[:2])}, install it, or "
+                                            f"change {pin}.")
+            if asked != have[:len(asked)]:
+                self.module.warn(f"{pin} asks for Python {dotted(asked)}; the release is built with "
+                                 f"{self.p['python']} {dotted(have)}, the same minor version.")
+            return
+
     def built(self):
         self.read_state(fetch=True)
         self.target = self.choose_target()
         if self.live_differs and not self.target:
+            if self.p["check_python"] and self.result["commit"] and (self.mirror / "HEAD").exists():
+                self.check_python()
             if self.module.check_mode:
                 self.result.update(changed=True)
                 return
@@ -1026,6 +1078,7 @@ def main():
             "install": {"type": "str", "choices": ["requirements", "project", "both"], "default": "requirements"},
             "requirements_file": {"type": "str", "default": "requirements.txt"},
             "python": {"type": "path", "default": "/usr/bin/python3"},
+            "check_python": {"type": "bool", "default": True},
             "uv": {"type": "str", "default": ""},
             "build_env": {"type": "dict", "default": {}},
             "shared_paths": {"type": "list", "elements": "str", "default": []},

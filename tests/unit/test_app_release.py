@@ -382,3 +382,52 @@ def test_the_old_colour_drains_until_its_queue_stays_empty(root, monkeypatch, re
     assert next(answers, "read all") == "read all"
     assert len(slept) == (1 if slept_to_the_end else len(reads) - 1)
     assert (slept[-1] > 50) == slept_to_the_end
+
+
+def tag_with(repo, tag, files):
+    """A commit on top of the repository with these files, tagged."""
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", tag)
+    git(repo, "tag", tag)
+
+
+def test_the_versions_a_release_names_its_python_with_are_read_as_heroku_pyenv_and_uv_write_them():
+    assert app_release.asked_python("python-3.11.7\n") == (3, 11, 7)
+    assert app_release.asked_python("# pinned\n\n3.12\n") == (3, 12)
+    assert app_release.asked_python("cpython-3.13.1\n") == (3, 13, 1)
+    assert app_release.asked_python("pypy3.10\n") is None
+    assert app_release.asked_python("my-venv\n3.11\n") is None  # a pyenv environment's name: nothing to check
+    assert app_release.asked_python("") is None
+
+
+def test_a_release_asking_for_another_python_is_refused_before_it_is_built_naming_the_host_s_pythons(root, repo):
+    run(root, repo, "built")
+    run(root, repo, "live")
+    before, folders = live(root), sorted(p.name for p in (root / "releases").iterdir())
+    other = f"{sys.version_info.major}.{sys.version_info.minor + 1}"
+    tag_with(repo, "v3", {"runtime.txt": f"python-{other}.0\n", "check.sh": "true\n"})
+    failed = run(root, repo, "built", version="v3", python=sys.executable)
+    assert failed["failed"], failed
+    assert f"runtime.txt asks for Python {other}.0" in failed["msg"], failed["msg"]
+    assert f"python3.{sys.version_info.minor}" in failed["msg"] and "python_app_python" in failed["msg"]
+    assert "nothing live changed" in failed["msg"]
+    assert sorted(p.name for p in (root / "releases").iterdir()) == folders and live(root) == before
+    assert not (root / "deploy.lock").exists()
+    # The inventory may say the app runs on this Python anyway.
+    forced = run(root, repo, "built", version="v3", python=sys.executable, check_python=False)
+    assert forced["built"], forced
+
+
+def test_a_release_asking_for_the_host_s_python_builds_and_another_patch_level_is_a_warning(root, repo):
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    tag_with(repo, "v3", {".python-version": f"{minor}\n", "check.sh": "true\n"})
+    built = run(root, repo, "built", version="v3", python=sys.executable)
+    assert built["built"] and not built.get("warnings"), built
+    patch = sys.version_info.micro + 1
+    tag_with(repo, "v4", {".python-version": f"{minor}.{patch}\n"})
+    built = run(root, repo, "built", version="v4", python=sys.executable)
+    assert built["built"], built
+    # ansible-core 2.19 returns each warning as an event: its text is what counts here.
+    assert f".python-version asks for Python {minor}.{patch}" in json.dumps(built.get("warnings")), built

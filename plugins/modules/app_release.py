@@ -139,9 +139,16 @@ options:
     choices: [http, uwsgi]
     default: http
   health_path:
-    description: Path that answers 200 when the app is healthy.
+    description: Path that answers 200 (or a status of O(health_statuses)) when the app is healthy.
     type: str
     default: /healthz
+  health_statuses:
+    description:
+      - The statuses of O(health_path) that count as healthy. An app without a health route may be probed on C(/)
+        with C([200, 302]) (its home page redirects to a login page), chosen by the inventory, never guessed.
+    type: list
+    elements: int
+    default: [200]
   health_timeout:
     description: Seconds a new release may take to answer its health path on the idle colour.
     type: int
@@ -817,7 +824,8 @@ class Release:
     def probe(self, socket, wait, step):
         self.step = step
         self.run([str(self.root / "bin" / "webstack-probe"), f"--socket={self.run_dir / socket}",
-                  f"--protocol={self.p['protocol']}", f"--path={self.p['health_path']}", f"--wait={wait}"],
+                  f"--protocol={self.p['protocol']}", f"--path={self.p['health_path']}", f"--wait={wait}",
+                  *(f"--status={status}" for status in self.p["health_statuses"])],
                  step, user="root")
 
     def queued(self, socket):
@@ -1091,6 +1099,7 @@ def main():
             "program_dir": {"type": "path", "default": "/etc/supervisor/conf.d"},
             "protocol": {"type": "str", "choices": ["http", "uwsgi"], "default": "http"},
             "health_path": {"type": "str", "default": "/healthz"},
+            "health_statuses": {"type": "list", "elements": "int", "default": [200]},
             "health_timeout": {"type": "int", "default": 60},
             "drain_seconds": {"type": "int", "default": 3},
             "keep_releases": {"type": "int", "default": 5},

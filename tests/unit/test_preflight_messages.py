@@ -34,3 +34,12 @@ def test_a_malformed_celery_app_gets_the_general_message_only(preflight):
     rc, output = preflight("celery", celery_app="not a module")
     assert rc != 0
     assert "The Celery workers are described wrongly" in output and "leave the worker group out" not in output, output
+
+
+@pytest.mark.parametrize("statuses, refused", [([200, 302], False), ([200, 500], True), ([], True)])
+def test_health_statuses_outside_2xx_and_3xx_are_refused_before_any_change(preflight, statuses, refused):
+    rc, output = preflight("python_app", python_app_repo="git@example.org:app.git",
+                           python_app_health_path="/", python_app_health_statuses=statuses)
+    assert (rc != 0) is refused, output
+    if refused:
+        assert f"python_app_health_statuses (2xx or 3xx, got {statuses})" in output, output

@@ -71,10 +71,14 @@ options:
     elements: str
     default: []
   install:
-    description: What to install into the virtualenv, the requirements file, the project (C(pip install .)) or both.
+    description:
+      - What to install into the virtualenv, the requirements file, the project (C(pip install .)) or both;
+        C(locked), the release's C(uv.lock) (C(uv sync --frozen --no-dev --no-editable), uv only).
+      - C(auto) reads the release, first found wins, C(uv.lock) (locked), the requirements file (requirements),
+        C(pyproject.toml) or C(setup.py) (project).
     type: str
-    choices: [requirements, project, both]
-    default: requirements
+    choices: [auto, locked, requirements, project, both]
+    default: auto
   requirements_file:
     description: Requirements file, relative to the release.
     type: str
@@ -300,6 +304,12 @@ setup_ran:
   description: Whether this call ran O(setup_commands).
   returned: always
   type: bool
+install:
+  description: What the build installed (locked, requirements, project or both; O(install) auto says which);
+    empty when nothing was built.
+  returned: always
+  type: str
+  sample: locked
 switched:
   description: Whether this call switched (a new release, or the live one restarted with a new config).
   returned: always
@@ -482,7 +492,7 @@ class Release:
         self.version = self.p["version"]  # what the history records; a named release's own version
         self.phases = {}
         self.result = {"release": "", "commit": "", "built": False, "switched": False, "live": "", "slot": "",
-                       "result": "", "pruned": [], "changed": False, "setup_ran": False}
+                       "result": "", "pruned": [], "changed": False, "setup_ran": False, "install": ""}
         self.setup_marker = self.root / "shared" / ".webstack-setup"
         # What a failure must undo.
         self.new_release = ""  # a folder this call created
@@ -766,13 +776,24 @@ class Release:
             else [self.p["python"], "-m", "venv", ".venv"]
         self.run(venv, self.step, cwd=folder, env=build_env)
         self.step = "Install the app and its app server into the release virtualenv"
+        mode = self.result["install"] = self.install_mode(folder)
         install = [uv, "pip", "install", "--quiet", "--python", ".venv/bin/python"] if uv \
             else [".venv/bin/pip", "install", "--quiet", "--disable-pip-version-check"]
-        if self.p["install"] in ("requirements", "both"):
+        if mode == "locked":
+            if not uv:
+                raise StepFailed(self.step, "the release has a uv.lock, which only uv installs, and this host builds "
+                                            "with pip (python_app_use_uv is false, or uv could not be installed). "
+                                            "Set python_app_install: project to install from pyproject.toml "
+                                            "without the lock.")
+            # The lock's versions exactly, without the dev group, the project built (a release never changes).
+            self.run([uv, "sync", "--quiet", "--frozen", "--no-dev", "--no-editable", "--python", ".venv/bin/python"],
+                     self.step, cwd=folder, env={**build_env, "UV_PROJECT_ENVIRONMENT": str(folder / ".venv")})
+        if mode in ("requirements", "both"):
             install += ["-r", self.p["requirements_file"]]
-        if self.p["install"] in ("project", "both"):
+        if mode in ("project", "both"):
             install.append(".")
-        self.run(install + self.p["packages"], self.step, cwd=folder, env=build_env)
+        if mode != "locked" or self.p["packages"]:
+            self.run(install + self.p["packages"], self.step, cwd=folder, env=build_env)
         self.timed("venv", started)
 
         self.step = "Link the shared paths into the release"
@@ -807,6 +828,18 @@ class Release:
         self.mark(release_id, "built")
         self.result.update(built=True, changed=True)
         return release_id
+
+    def install_mode(self, folder):
+        """O(install), or with auto what the release has: uv.lock, the requirements file, a project."""
+        if self.p["install"] != "auto":
+            return self.p["install"]
+        for mode, names in (("locked", ["uv.lock"]), ("requirements", [self.p["requirements_file"]]),
+                            ("project", ["pyproject.toml", "setup.py"])):
+            if any((folder / name).is_file() for name in names):
+                return mode
+        raise StepFailed(self.step, f"the release has no uv.lock, {self.p['requirements_file']}, pyproject.toml or "
+                                    "setup.py: nothing says what to install (python_app_install, "
+                                    "python_app_requirements_file).")
 
     def run_app_commands(self, commands, folder):
         """Shell commands in a release, as the app's user with its environment file loaded; the first that fails
@@ -1083,7 +1116,8 @@ def main():
             "group": {"type": "str", "required": True},
             "run_user": {"type": "str", "required": True},
             "packages": {"type": "list", "elements": "str", "default": []},
-            "install": {"type": "str", "choices": ["requirements", "project", "both"], "default": "requirements"},
+            "install": {"type": "str", "choices": ["auto", "locked", "requirements", "project", "both"],
+                        "default": "auto"},
             "requirements_file": {"type": "str", "default": "requirements.txt"},
             "python": {"type": "path", "default": "/usr/bin/python3"},
             "check_python": {"type": "bool", "default": True},

@@ -1,7 +1,8 @@
 """plugins/modules/app_release.py: the release engine run as ansible runs it, on a git repository made here.
 
 These runs are of a host that only runs workers (serve: false): the app server's colours need supervisor, and
-the python_app, background and stack scenarios test them in containers. Builds use `python -m venv`.
+the python_app, background and stack scenarios test them in containers. Builds use `python -m venv`, and uv
+(from the dev requirements) where a uv.lock is synced.
 """
 
 import importlib.util
@@ -10,6 +11,8 @@ import os
 import socket
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -431,3 +434,84 @@ def test_a_release_asking_for_the_host_s_python_builds_and_another_patch_level_i
     assert built["built"], built
     # ansible-core 2.19 returns each warning as an event: its text is what counts here.
     assert f".python-version asks for Python {minor}.{patch}" in json.dumps(built.get("warnings")), built
+
+
+UV = Path(sys.executable).parent / "uv"
+
+
+def wheel(folder, name, version):
+    """A pure-Python wheel made by hand: one module that says its version (no index, no build backend)."""
+    dist = f"{name}-{version}"
+    files = {f"{name}.py": f"VERSION = {version!r}\n",
+             f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
+                                        "Tag: py3-none-any\n"}
+    files[f"{dist}.dist-info/RECORD"] = "".join(f"{name},,\n" for name in [*files, f"{dist}.dist-info/RECORD"])
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(folder / f"{dist}-py3-none-any.whl", "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return f"vendor/{dist}-py3-none-any.whl"
+
+
+@pytest.fixture
+def locked_repo(repo):
+    """v-lock: a pyproject.toml app with a uv.lock, greet 1.0 pinned and a dev group, no requirements file; then
+    v-unlocked: the pyproject asks for greet 2.0 and the lock was not made again."""
+    vendor = repo / "vendor"
+    greet1, greet2 = wheel(vendor, "greet", "1.0"), wheel(vendor, "greet", "2.0")
+    devtool = wheel(vendor, "devtool", "1.0")
+    pyproject = """[project]
+name = "lockapp"
+version = "1.0"
+requires-python = ">=3.9"
+dependencies = ["greet==VERSION"]
+
+[dependency-groups]
+dev = ["devtool==1.0"]
+
+[tool.uv]
+package = false
+
+[tool.uv.sources]
+greet = { path = "WHEEL" }
+devtool = { path = "DEVTOOL" }
+"""
+    (repo / "requirements.txt").unlink()
+    (repo / "check.sh").write_text("true\n")
+    (repo / "pyproject.toml").write_text(pyproject.replace("VERSION", "1.0").replace("WHEEL", greet1)
+                                         .replace("DEVTOOL", devtool))
+    subprocess.run([str(UV), "lock", "--offline", "--quiet"], cwd=repo, check=True,
+                   env=dict(os.environ, UV_PYTHON=sys.executable))
+    tag_with(repo, "v-lock", {})
+    tag_with(repo, "v-unlocked", {"pyproject.toml": pyproject.replace("VERSION", "2.0").replace("WHEEL", greet2)
+                                  .replace("DEVTOOL", devtool)})
+    return repo
+
+
+def installed(release):
+    script = "import importlib.util as u, greet; print(greet.VERSION, u.find_spec('devtool') is not None)"
+    return subprocess.run([str(release / ".venv" / "bin" / "python"), "-c", script], capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def test_a_uv_lock_is_synced_exactly_without_the_dev_group(root, locked_repo):
+    built = run(root, locked_repo, "built", version="v-lock", uv=str(UV), build_env={"UV_OFFLINE": "1"})
+    assert built["built"] and built["install"] == "locked", built
+    assert installed(root / "releases" / built["release"]) == ["1.0", "False"]
+    # The lock, not the pyproject, says what ships: a pyproject changed without locking again still gets 1.0.
+    built = run(root, locked_repo, "built", version="v-unlocked", uv=str(UV), build_env={"UV_OFFLINE": "1"})
+    assert built["built"] and installed(root / "releases" / built["release"]) == ["1.0", "False"], built
+
+
+def test_a_uv_lock_on_a_host_that_builds_with_pip_is_refused_with_the_way_out(root, locked_repo):
+    failed = run(root, locked_repo, "built", version="v-lock")
+    assert failed["failed"] and "uv.lock" in failed["msg"] and "python_app_install: project" in failed["msg"]
+    assert "nothing live changed" in failed["msg"], failed["msg"]
+
+
+def test_a_release_with_nothing_to_install_says_what_it_looked_for(root, repo):
+    (repo / "requirements.txt").unlink()
+    tag_with(repo, "v-bare", {"check.sh": "true\n"})
+    failed = run(root, repo, "built", version="v-bare")
+    assert failed["failed"] and "no uv.lock, requirements.txt, pyproject.toml or setup.py" in failed["msg"], failed

@@ -252,7 +252,7 @@ attributes:
 notes:
   - The health probe is C(bin/webstack-probe) of the app root, which the role installs through O(helpers).
 author:
-  - pyops.webstack developers
+  - pyops.webstack developers (@pyops-webstack)
 """
 
 EXAMPLES = r"""
@@ -865,7 +865,7 @@ class Release:
         """How many connections wait on a listening unix socket to be taken (ss's Recv-Q), or None when that
         cannot be read (no ss, or no such listening socket)."""
         try:
-            rc, out, _ = self.module.run_command(["ss", "-xlnH", "src", str(socket)])
+            rc, out, dummy = self.module.run_command(["ss", "-xlnH", "src", str(socket)])
         except OSError:
             return None
         lines = [line.split() for line in out.splitlines()] if rc == 0 else []

@@ -24,7 +24,7 @@ options:
     elements: str
     required: true
 author:
-  - pyops.webstack developers
+  - pyops.webstack developers (@pyops-webstack)
 """
 
 EXAMPLES = r"""

@@ -50,7 +50,7 @@ options:
 requirements:
   - cryptography (Debian's python3-cryptography) on the host
 author:
-  - pyops.webstack developers
+  - pyops.webstack developers (@pyops-webstack)
 """
 
 EXAMPLES = r"""
@@ -104,7 +104,7 @@ def wanted_names(names):
     """The options' names, addresses normalised as name_of() writes them."""
     out = set()
     for name in names:
-        kind, _, value = name.partition(":")
+        kind, dummy, value = name.partition(":")
         if kind.upper() == "IP":
             try:
                 value = str(ipaddress.ip_address(value))
@@ -186,7 +186,7 @@ def main():
             "common_name": {"type": "str", "required": True},
             "subject_alt_name": {"type": "list", "elements": "str", "required": True},
             "curve": {"type": "str", "default": "secp256r1"},
-            "privatekey_mode": {"type": "str", "default": "0600"},
+            "privatekey_mode": {"type": "str", "default": "0600", "no_log": False},  # a file mode, no secret
         },
         supports_check_mode=True,
     )

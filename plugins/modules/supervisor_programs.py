@@ -83,7 +83,7 @@ options:
 notes:
   - Supports check mode (it reports what it would write, restart and start) and diff mode (the program files).
 author:
-  - pyops.webstack developers
+  - pyops.webstack developers (@pyops-webstack)
 """
 
 EXAMPLES = r"""

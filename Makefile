@@ -17,7 +17,7 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 export MOLECULE_NO_LOG := false
 
-.PHONY: help venv link engine images lint unit package molecule molecule-all converge verify destroy test bench demo demo-deploy demo-destroy clean clean-images
+.PHONY: help venv link engine images lint unit sanity package molecule molecule-all converge verify destroy test bench demo demo-deploy demo-destroy clean clean-images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ lint: venv link ## yamllint and ansible-lint (production profile)
 unit: venv link ## Unit tests: contracts of the roles, the harness, the reference app
 	pytest tests/unit
 
+sanity: venv ## ansible-test sanity on the collection's plugins (a copy under .cache/sanity)
+	tests/harness/sanity.sh
+
 package: venv ## Build the collection tarball, install it elsewhere and run it by its full names
 	tests/harness/package-check.sh
 
@@ -70,14 +73,15 @@ converge: venv link images ## Create and converge one scenario, leaving it up: m
 destroy: venv ## Destroy one scenario's containers: make destroy SCENARIO=deploy_user
 	molecule destroy -s $(SCENARIO)
 
-# lint, the unit tests and the images (debootstrap downloads on a fresh machine) run side by side; then the package
+# lint, the unit tests, ansible-test sanity and the images (debootstrap downloads on a fresh machine) run side by
+# side, three at a time; then the package
 # check (its own container, two and a half minutes) beside the scenarios, whose first minutes wait on containers.
 # That second stage is not output-synced: each job prints whole lines, and the scenarios' "started/passed" lines
 # then show as they happen (synced per recipe line, they all came at the end).
-test: ## Everything CI runs: lint, unit, package, every molecule scenario
+test: ## Everything CI runs: lint, unit, sanity, package, every molecule scenario
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory venv link; \
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit images; \
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit sanity images; \
 	$(MAKE) --no-print-directory -j2 package molecule-all; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 

@@ -63,6 +63,19 @@ def lynis_hardening_index(report):
 LOADGEN = Path(__file__).resolve().parent / "shared" / "files" / "loadgen.py"
 
 
+def wait_out_fail_window(container, site="/etc/nginx/sites-available/webapp.conf", in_a_row=20, seconds=30):
+    """After load that made a load balancer mark its web hosts failed (max_fails): wait its fail_timeout and a margin
+    (its last failure came with the load's slowest answers, which the client cannot place exactly), then until it
+    answers `in_a_row` requests in a row (each nginx worker keeps its own marks), at most `seconds` more. Returns
+    whether it did."""
+    config = subprocess.run(["docker", "exec", container, "cat", site], capture_output=True, text=True, check=True)
+    time.sleep(int(re.search(r"fail_timeout=(\d+)s", config.stdout).group(1)) + 2)
+    script = (f"for _ in $(seq {seconds}); do ok=0; for _ in $(seq {in_a_row}); do "
+              "curl -skf -o /dev/null https://localhost/healthz && ok=$((ok + 1)); done; "
+              f"[ $ok -eq {in_a_row} ] && exit 0; sleep 1; done; exit 1")
+    return subprocess.run(["docker", "exec", container, "bash", "-c", script], check=False).returncode == 0
+
+
 class Load:
     """The bounded load generator, running inside a container while the test does something else."""
 

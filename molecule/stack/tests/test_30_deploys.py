@@ -6,9 +6,9 @@ import re
 import time
 from pathlib import Path
 
-from estate import ROOT, app_server, fetch, health, live_release, post_job, until, wait_for_job, worker_pids
+from estate import ROOT, app_server, health, live_release, post_job, wait_for_job, worker_pids
 from stack import LB
-from webstack_testing import Load
+from webstack_testing import Load, wait_out_fail_window
 
 SCENARIO = Path(__file__).resolve().parent.parent
 # Inside the load balancer's container, to its own HTTPS port: about 150 requests a second (each on a new TLS
@@ -47,7 +47,7 @@ def assert_no_loss(result):
     assert result["non_2xx"] == 0, result
 
 
-def test_the_load_test_sees_loss_when_the_app_servers_restart_plainly(lb, webs):
+def test_the_load_test_sees_loss_when_the_app_servers_restart_plainly(webs):
     # The negative control: the same load while the app servers of both web hosts stop and start again (what a
     # deploy without blue/green would do) must show failed requests, or the tests below could not see any.
     def restart():
@@ -64,13 +64,7 @@ def test_the_load_test_sees_loss_when_the_app_servers_restart_plainly(lb, webs):
     # Those failures made the load balancer mark both web hosts failed (max_fails); it tries one again only when
     # fail_timeout has passed since its last failure. The next test's deploy must start on an estate that serves,
     # not in that window (a run whose deploy began 1 s after the control saw 300 answers of 502 from the balancer).
-    # The balancer's last failure came when the control's last requests were answered, which the client cannot
-    # place exactly (a slow one came back more than a second after the load stopped): wait a window and a margin,
-    # then until the balancer answers 20 in a row (each of its workers keeps its own marks).
-    window = re.search(r"fail_timeout=(\d+)s", lb.file("/etc/nginx/sites-available/webapp.conf").content_string)
-    time.sleep(int(window.group(1)) + 2)
-    answers = until(lambda: [fetch(lb, "/healthz")[0] for _ in range(20)], lambda seen: set(seen) == {200}, 30)
-    assert set(answers) == {200}, answers
+    assert wait_out_fail_window(LB)
 
 
 def worker_cwd(worker):

@@ -23,7 +23,8 @@ description:
     release on the idle colour with its own copy of the server config, waits for its health path on the idle
     socket, swaps C(run/live.sock), C(current) and C(previous) in one rename each, checks the health path again
     through the live socket (and switches back if it fails), lets the old colour drain, then stops it and keeps
-    it stopped. Last it marks the release ready, records the deploy in C(history.tsv) and prunes old releases.
+    it stopped (or leaves it running, with O(stop_old=false)). Last it marks the release ready, records the deploy
+    in C(history.tsv) and prunes old releases. With nothing to switch, it stops an old colour still running.
   - A failed step leaves the previous release serving, marks a release that was never live C(failed), records
     the failure in the history and fails with the step's name and its output.
   - Commands run as O(user) (git, builds, tests), as O(run_user) (the release commands, the only ones that
@@ -157,6 +158,14 @@ options:
     description: Seconds a new release may take to answer its health path on the idle colour.
     type: int
     default: 60
+  stop_old:
+    description:
+      - With O(state=live), stop the old colour once it has drained. V(false) leaves it running the previous
+        release, not served (a switch back to it then needs no start); the next O(state=live) call that has
+        nothing to switch drains it and stops it. deploy.yml and rollback.yml switch the web hosts batch after
+        batch this way, then stop every old colour at once.
+    type: bool
+    default: true
   drain_seconds:
     description:
       - After the switch, the longest wait for the connections already queued on the old colour's socket (it
@@ -322,6 +331,11 @@ slot:
   description: The colour that serves after the call (empty on a host that does not serve the app).
   returned: always
   type: str
+stopped:
+  description: The old colour this call stopped with nothing to switch (left running by O(stop_old=false)), or
+    empty.
+  returned: always
+  type: str
 result:
   description: What the history records, C(built), C(deployed), C(switched), C(restarted), or empty.
   returned: always
@@ -465,6 +479,17 @@ def fingerprint_of(program_file):
     return ""
 
 
+def release_of(program_file):
+    """The release a colour's program file runs (its directory), or ""."""
+    try:
+        for line in Path(program_file).read_text().splitlines():
+            if line.startswith("directory="):
+                return Path(line[len("directory="):].strip()).name
+    except OSError:
+        pass
+    return ""
+
+
 def become(account):
     """In a child process: take on a user's ids and groups (nothing to do when it is already that user)."""
     if os.getuid() == account.pw_uid:
@@ -492,7 +517,8 @@ class Release:
         self.version = self.p["version"]  # what the history records; a named release's own version
         self.phases = {}
         self.result = {"release": "", "commit": "", "built": False, "switched": False, "live": "", "slot": "",
-                       "result": "", "pruned": [], "changed": False, "setup_ran": False, "install": ""}
+                       "result": "", "pruned": [], "changed": False, "setup_ran": False, "install": "",
+                       "stopped": ""}
         self.setup_marker = self.root / "shared" / ".webstack-setup"
         # What a failure must undo.
         self.new_release = ""  # a folder this call created
@@ -943,12 +969,14 @@ class Release:
             self.probe("live.sock", 10, "Check the health path again through the live socket")
         self.timed("switch", started)
 
-        started = time.monotonic()
-        if serve and self.old_slot:
+        if serve and self.old_slot and self.old_slot != self.new_slot and self.p["stop_old"]:
+            started = time.monotonic()
             self.step = "Let the old colour finish the requests it already has"
             self.drain(self.run_dir / f"{self.old_slot}.sock", self.p["drain_seconds"])
+            self.timed("drain", started)
+            started = time.monotonic()
             self.stop_slot(self.old_slot, self.old_release)
-        self.timed("drain", started)
+            self.timed("stop", started)
 
         if self.p["live_failed"] and self.old_release != target:
             self.mark(self.old_release, f"failed: {self.p['live_failed']}")
@@ -966,6 +994,24 @@ class Release:
         for name, status in releases_to_prune(self.root, self.p["keep_releases"]):
             shutil.rmtree(self.root / "releases" / name)
             self.result["pruned"].append(f"{name} ({status})")
+
+    def stop_idle(self):
+        """With nothing to switch: drain and stop the colour that does not serve when its program file still
+        starts it (a switch with O(stop_old=false) left it running)."""
+        idle = other_slot(self.old_slot)
+        program_file = self.program_file(idle)
+        if not program_file.exists() or fingerprint_of(program_file) in ("", "stopped"):
+            return
+        self.result.update(changed=True, stopped=idle)
+        if self.module.check_mode:
+            return
+        started = time.monotonic()
+        self.step = "Let the old colour finish the requests it already has"
+        self.drain(self.run_dir / f"{idle}.sock", self.p["drain_seconds"])
+        self.timed("drain", started)
+        started = time.monotonic()
+        self.stop_slot(idle, release_of(program_file))
+        self.timed("stop", started)
 
     def keep_previous_off(self, target):
         """Going back from a failed live release: previous is the newest other good release, never the failed
@@ -1048,6 +1094,8 @@ class Release:
         self.result["release"] = self.target
         self.result["slot"] = self.old_slot if self.p["serve"] else ""
         if not self.needs_switch():
+            if self.p["serve"] and self.old_slot:
+                self.stop_idle()
             return
         if self.module.check_mode:
             self.result["changed"] = True
@@ -1135,6 +1183,7 @@ def main():
             "health_path": {"type": "str", "default": "/healthz"},
             "health_statuses": {"type": "list", "elements": "int", "default": [200]},
             "health_timeout": {"type": "int", "default": 60},
+            "stop_old": {"type": "bool", "default": True},
             "drain_seconds": {"type": "int", "default": 3},
             "keep_releases": {"type": "int", "default": 5},
             "live_failed": {"type": "str", "default": ""},

@@ -88,3 +88,28 @@ def test_an_app_server_without_its_config_is_refused_before_anything_changes(hos
 
 def test_uwsgi_kill_9_of_the_master_is_repaired(host):
     kill_master_and_wait_for_supervisor(host, live_slot(host))
+
+
+def supervisor_state(host, slot):
+    return host.check_output(f"supervisorctl status webapp-{slot} || true").split()[1]
+
+
+def test_an_old_colour_left_running_is_stopped_by_the_next_run_with_nothing_to_switch(host, deploy):
+    # deploy.yml switches web hosts with python_app_stop_old_colour false, then stops the old colours all at once by
+    # running the switch again: that second run has nothing to switch and only stops the colour that does not serve.
+    old = live_slot(host)
+    rc, output = deploy("v2.0.0", python_app_stop_old_colour=False)
+    assert rc == 0, output[-3000:]
+    new = live_slot(host)
+    assert (new != old, live_version(host)) == (True, "2.0.0")
+    assert supervisor_state(host, old) == "RUNNING"
+    assert probe(host, socket=f"{old}.sock")[0] == 0  # the previous release, ready to be switched back to
+    rc, output = deploy("v2.0.0", verbosity=1)
+    assert rc == 0, output[-3000:]
+    assert f"stopped: {old}" in output, output[-3000:]
+    assert (live_slot(host), live_version(host), supervisor_state(host, new)) == (new, "2.0.0", "RUNNING")
+    assert supervisor_state(host, old) == "STOPPED"
+    assert "autostart=false" in host.file(f"/etc/supervisor/conf.d/webapp-{old}.conf").content_string
+    rc, output = deploy("v2.0.0", verbosity=1)
+    assert rc == 0, output[-3000:]
+    assert "stopped: ''" in output and f"stopped: {old}" not in output, output[-3000:]

@@ -72,6 +72,15 @@ def worker_cwd(worker):
     return worker.check_output(f"runuser -u deploy -- readlink /proc/{pid}/cwd")
 
 
+def live_colour(web):
+    return web.check_output(f"basename $(readlink {ROOT}/run/live.sock) .sock")
+
+
+def running_colours(web):
+    lines = web.check_output("supervisorctl status webapp-blue webapp-green || true").splitlines()
+    return [line.split()[0].removeprefix("webapp-") for line in lines if " RUNNING " in line]
+
+
 def test_deploy_ships_a_new_version_everywhere_with_no_failed_request(lb, webs, worker, run_playbook):
     rc, output, result = under_load(
         lambda: run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.1.0"}),
@@ -86,6 +95,8 @@ def test_deploy_ships_a_new_version_everywhere_with_no_failed_request(lb, webs, 
     assert " down;" not in lb.check_output("cat /etc/nginx/sites-available/webapp.conf")
     for web in webs:
         assert health(web)["version"] == "1.1.0"
+        # The old colours ran on through the rollout and stopped at the end: only the live one runs.
+        assert running_colours(web) == [live_colour(web)], web.check_output("supervisorctl status")
     # The worker host switched too, and its worker was restarted warm onto the new release.
     assert worker_cwd(worker) == f"{ROOT}/releases/{live_release(worker)}"
     assert live_release(worker).endswith(live_release(webs[0])[-10:])
@@ -120,6 +131,7 @@ def test_rollback_returns_every_host_to_the_previous_release_with_no_failed_requ
     assert [live_release(web) for web in webs] == previous
     for web in webs:
         assert health(web)["version"] == "1.0.0"
+        assert running_colours(web) == [live_colour(web)], web.check_output("supervisorctl status")
     assert worker_cwd(worker) == f"{ROOT}/releases/{live_release(worker)}"
     # Nothing was built again: the rollback switched to releases that existed.
     assert [releases(host) for host in webs + [worker]] == folders
@@ -165,3 +177,5 @@ def test_a_version_failing_the_canary_is_switched_back_and_the_rollout_stops(web
     assert not [row for row in history(webs[1]) if row[2] == "v2.2.0-fails-canary" and row[5] != "built"]
     for web in webs:
         assert health(web)["version"] == version
+        # The canary's failed colour stopped when it went back (the other host never started one).
+        assert running_colours(web) == [live_colour(web)], web.check_output("supervisorctl status")

@@ -36,4 +36,7 @@ def test_a_changed_file_restarts_the_app_and_the_workers_onto_the_same_release_w
         assert host.check_output(f"readlink {ROOT}/current") == releases[host]  # nothing was rebuilt
         assert host.check_output(f"supervisorctl pid {WORKER_PROGRAM}") != pids[host]
     assert web1.check_output(f"echo {LIVE_PROGRAM}") != program  # the other colour serves the same release now
+    # The old colour stopped before the playbook ended (this web host runs workers too: it stops in the foreground).
+    colours = web1.check_output("supervisorctl status webapp-blue webapp-green || true")
+    assert colours.count(" RUNNING ") == 1, colours
     assert health(web1)["status"] == "ok"

@@ -468,26 +468,25 @@ def file_sha1(path):
         return "-"
 
 
-def fingerprint_of(program_file):
-    """The fingerprint a colour's program file records (release and inputs it was started with)."""
+def program_line(program_file, prefix):
+    """The rest of the first line of a colour's program file that starts with prefix, or "" (no such line or file)."""
     try:
         for line in Path(program_file).read_text().splitlines():
-            if line.startswith("; fingerprint: "):
-                return line[len("; fingerprint: "):].strip()
+            if line.startswith(prefix):
+                return line[len(prefix):].strip()
     except OSError:
         pass
     return ""
+
+
+def fingerprint_of(program_file):
+    """The fingerprint a colour's program file records (release and inputs it was started with)."""
+    return program_line(program_file, "; fingerprint: ")
 
 
 def release_of(program_file):
     """The release a colour's program file runs (its directory), or ""."""
-    try:
-        for line in Path(program_file).read_text().splitlines():
-            if line.startswith("directory="):
-                return Path(line[len("directory="):].strip()).name
-    except OSError:
-        pass
-    return ""
+    return Path(program_line(program_file, "directory=")).name
 
 
 def become(account):
@@ -969,14 +968,8 @@ class Release:
             self.probe("live.sock", 10, "Check the health path again through the live socket")
         self.timed("switch", started)
 
-        if serve and self.old_slot and self.old_slot != self.new_slot and self.p["stop_old"]:
-            started = time.monotonic()
-            self.step = "Let the old colour finish the requests it already has"
-            self.drain(self.run_dir / f"{self.old_slot}.sock", self.p["drain_seconds"])
-            self.timed("drain", started)
-            started = time.monotonic()
-            self.stop_slot(self.old_slot, self.old_release)
-            self.timed("stop", started)
+        if serve and self.old_slot and self.p["stop_old"]:
+            self.drain_and_stop(self.old_slot, self.old_release)
 
         if self.p["live_failed"] and self.old_release != target:
             self.mark(self.old_release, f"failed: {self.p['live_failed']}")
@@ -1003,14 +996,17 @@ class Release:
         if not program_file.exists() or fingerprint_of(program_file) in ("", "stopped"):
             return
         self.result.update(changed=True, stopped=idle)
-        if self.module.check_mode:
-            return
+        if not self.module.check_mode:
+            self.drain_and_stop(idle, release_of(program_file))
+
+    def drain_and_stop(self, slot, release):
+        """The old colour, no longer served: let it finish what is queued on its socket, then stop it."""
         started = time.monotonic()
         self.step = "Let the old colour finish the requests it already has"
-        self.drain(self.run_dir / f"{idle}.sock", self.p["drain_seconds"])
+        self.drain(self.run_dir / f"{slot}.sock", self.p["drain_seconds"])
         self.timed("drain", started)
         started = time.monotonic()
-        self.stop_slot(idle, release_of(program_file))
+        self.stop_slot(slot, release)
         self.timed("stop", started)
 
     def keep_previous_off(self, target):

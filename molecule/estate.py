@@ -65,6 +65,17 @@ def live_release(host):
     return host.check_output(f"basename $(readlink {ROOT}/current)")
 
 
+def running_colours(web):
+    """The colours (blue, green) whose app server supervisor runs on a web host."""
+    lines = web.check_output("supervisorctl status webapp-blue webapp-green || true").splitlines()
+    return [line.split()[0].removeprefix("webapp-") for line in lines if " RUNNING " in line]
+
+
+def live_colour(web):
+    """The colour behind run/live.sock."""
+    return web.check_output(f"echo {LIVE_PROGRAM}").removeprefix("webapp-")
+
+
 def app_server(web, action):
     """supervisorctl ACTION on the web host's live colour (the program behind run/live.sock); its output."""
     return web.check_output(f"supervisorctl {action} {LIVE_PROGRAM}")

@@ -6,7 +6,9 @@ import re
 import time
 from pathlib import Path
 
-from estate import ROOT, app_server, health, live_release, post_job, wait_for_job, worker_pids
+from estate import (
+    ROOT, app_server, health, live_colour, live_release, post_job, running_colours, wait_for_job, worker_pids,
+)
 from stack import LB
 from webstack_testing import Load, wait_out_fail_window
 
@@ -70,15 +72,6 @@ def test_the_load_test_sees_loss_when_the_app_servers_restart_plainly(webs):
 def worker_cwd(worker):
     pid = worker_pids(worker)
     return worker.check_output(f"runuser -u deploy -- readlink /proc/{pid}/cwd")
-
-
-def live_colour(web):
-    return web.check_output(f"basename $(readlink {ROOT}/run/live.sock) .sock")
-
-
-def running_colours(web):
-    lines = web.check_output("supervisorctl status webapp-blue webapp-green || true").splitlines()
-    return [line.split()[0].removeprefix("webapp-") for line in lines if " RUNNING " in line]
 
 
 def test_deploy_ships_a_new_version_everywhere_with_no_failed_request(lb, webs, worker, run_playbook):

@@ -1,11 +1,13 @@
 #!/bin/sh
 # Runs inside a fresh Debian 12 base container; the result is committed as the git server image.
 # Serves bare repositories under /srv/git two ways: git over SSH as user `git` (git-shell, keys only),
-# and read-only `git daemon` on port 9418.
+# and read-only `git daemon` on port 9418. It is also the scenarios' ACME CA: Debian's pebble (Let's Encrypt's
+# RFC 8555 test server) with its directory at https://acme:14000/dir, its management API (roots) on 15000, and
+# HTTP-01 validation on port 80 of the names, as a real CA does.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends openssh-server git >/dev/null
+apt-get install -y -qq --no-install-recommends openssh-server git pebble openssl >/dev/null
 useradd --system --home-dir /srv/git --shell /usr/bin/git-shell --create-home git
 install -d -o git -g git -m 0700 /srv/git/.ssh
 install -o git -g git -m 0600 /dev/null /srv/git/.ssh/authorized_keys
@@ -47,5 +49,50 @@ ExecStart=/usr/bin/ssh-keygen -A
 WantedBy=multi-user.target
 UNIT
 ln -sf /etc/systemd/system/ssh-host-keys.service /etc/systemd/system/multi-user.target.wants/ssh-host-keys.service
+# pebble's own TLS certificate (its directory's, for the name `acme`) is made per container at first boot, never
+# baked into the image; the scenarios hand it to the hosts as the private CA bundle.
+install -d -m 0755 /etc/pebble
+cat >/etc/pebble/pebble.json <<'CFG'
+{
+  "pebble": {
+    "listenAddress": "0.0.0.0:14000",
+    "managementListenAddress": "0.0.0.0:15000",
+    "certificate": "/etc/pebble/tls/cert.pem",
+    "privateKey": "/etc/pebble/tls/key.pem",
+    "httpPort": 80,
+    "tlsPort": 5001,
+    "ocspResponderURL": "",
+    "externalAccountBindingRequired": false,
+    "certificateValidityPeriod": 3600
+  }
+}
+CFG
+cat >/etc/systemd/system/pebble-tls.service <<'UNIT'
+[Unit]
+Description=Make pebble's own TLS certificate
+ConditionPathExists=!/etc/pebble/tls/cert.pem
+
+[Service]
+Type=oneshot
+ExecStart=/bin/mkdir -p /etc/pebble/tls
+ExecStart=/usr/bin/openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=acme \
+  -addext subjectAltName=DNS:acme,DNS:localhost -keyout /etc/pebble/tls/key.pem -out /etc/pebble/tls/cert.pem
+UNIT
+cat >/etc/systemd/system/pebble.service <<'UNIT'
+[Unit]
+Description=pebble, the ACME test CA
+Requires=pebble-tls.service
+After=pebble-tls.service network.target
+
+[Service]
+# No sleep between validation attempts; no nonces rejected at random (pebble's default tests clients with 5%).
+Environment=PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0
+ExecStart=/usr/bin/pebble -config /etc/pebble/pebble.json
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -sf /etc/systemd/system/pebble.service /etc/systemd/system/multi-user.target.wants/pebble.service
 apt-get clean
 rm -rf /var/lib/apt/lists/*

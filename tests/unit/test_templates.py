@@ -117,6 +117,21 @@ def test_the_nginx_site_says_http2_as_its_version_understands_it():
     assert "http2 on;" in newer and "ssl http2;" not in newer
 
 
+def plain_http_server(site):
+    return site.split("server {", 2)[1].split("\nserver {", 1)[0]
+
+
+def test_the_nginx_site_serves_acme_challenges_over_plain_http_only_with_acme_on():
+    plain = plain_http_server(render(NGINX_SITE, nginx_acme=True, nginx_https_port=8443))
+    challenge = plain.split("location ^~ /.well-known/acme-challenge/ {", 1)[1].split("}", 1)[0]
+    assert "root /var/www/acme;" in challenge
+    # Everything else still moves to HTTPS (the port kept when it is not 443).
+    assert "location / {\n        return 301 https://$host:8443$request_uri;" in plain
+    without = plain_http_server(render(NGINX_SITE))
+    assert "acme-challenge" not in without
+    assert "    return 301 https://$host$request_uri;" in without
+
+
 def test_the_apache_site_proxies_to_uwsgi_or_http_as_the_protocol_says():
     assert "uwsgi://" in render(APACHE_SITE, apache_upstream_protocol="uwsgi")
     http = render(APACHE_SITE, apache_upstream_protocol="http")

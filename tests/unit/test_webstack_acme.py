@@ -1,0 +1,214 @@
+"""webstack-acme, the acme role's renewal command: when it asks the CA, what it installs, what it keeps on failure.
+
+certbot is replaced by a stand-in on PATH that "issues" certificates signed by a test CA; the pre-check talks to a
+real HTTP server on this machine serving the challenge folder.
+"""
+
+import datetime
+import functools
+import http.server
+import importlib.machinery
+import importlib.util
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+SCRIPT = ROOT / "roles" / "acme" / "files" / "webstack-acme"
+NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)  # X.509 keeps whole seconds
+
+
+def load_script():
+    loader = importlib.machinery.SourceFileLoader("webstack_acme", str(SCRIPT))
+    spec = importlib.util.spec_from_loader("webstack_acme", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def acme(tmp_path):
+    module = load_script()
+    module.CONFIG_DIR, module.STATE_DIR = tmp_path / "config", tmp_path / "state"
+    module.CERTBOT_DIR = tmp_path / "letsencrypt"
+    module.PRECHECK_TRIES = 2
+    module.CONFIG_DIR.mkdir()
+    return module
+
+
+def name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+@functools.lru_cache(maxsize=1)
+def signing_ca():
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key, name("Test CA")
+
+
+def issue(names, lifetime=3600, left=3000, self_signed=False):
+    """A PEM chain and key for the names, valid `lifetime` seconds, `left` of them still to come."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_key, ca_name = (key, name(names[0])) if self_signed else signing_ca()
+    start = NOW - datetime.timedelta(seconds=lifetime - left)
+    cert = (x509.CertificateBuilder().subject_name(name(names[0])).issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(seconds=lifetime))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # noqa: ARG002 - the tests read outcomes, not request logs
+        pass
+
+
+def serve(folder):
+    """A plain HTTP server on 127.0.0.1 serving `folder` (its port: server_address[1])."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+@pytest.fixture()
+def site(tmp_path, acme, monkeypatch):
+    """A configured certificate for `localhost`, its webroot served over HTTP, certbot and the server stood in for."""
+    webroot = tmp_path / "webroot"
+    webroot.mkdir()
+    server = serve(webroot)
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    # The stand-in certbot writes the chain and key it finds in ISSUE (or fails when ISSUE is missing).
+    (bin_dir / "certbot").write_text(f"""#!/bin/sh
+echo "certbot $*" >> {calls}
+[ -e {tmp_path}/issue.crt ] || {{ echo "urn:ietf:params:acme:error:connection: the CA is down" >&2; exit 1; }}
+while [ "$1" != "--cert-name" ]; do shift; done
+mkdir -p {acme.CERTBOT_DIR}/live/$2
+cp {tmp_path}/issue.crt {acme.CERTBOT_DIR}/live/$2/fullchain.pem
+cp {tmp_path}/issue.crt {acme.CERTBOT_DIR}/live/$2/cert.pem
+cp {tmp_path}/issue.key {acme.CERTBOT_DIR}/live/$2/privkey.pem
+""")
+    (bin_dir / "certbot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    config = {"name": "webapp", "domains": ["localhost"], "directory": "https://ca.test/dir", "email": "",
+              "key_type": "ecdsa", "ca_bundle": "", "renew_remaining": 0.33, "webroot": str(webroot),
+              "http_port": server.server_address[1], "certificate": str(tmp_path / "webapp.crt"),
+              "key": str(tmp_path / "webapp.key"), "test": ["true"],
+              "reload": ["sh", "-c", f"echo reload >> {calls}"]}
+    (acme.CONFIG_DIR / "webapp.json").write_text(json.dumps(config))
+    yield {"config": config, "calls": calls, "tmp": tmp_path}
+    server.shutdown()
+
+
+def install_pair(path_prefix, pair):
+    Path(f"{path_prefix}.crt").write_bytes(pair[0])
+    Path(f"{path_prefix}.key").write_bytes(pair[1])
+
+
+def calls(site):
+    return site["calls"].read_text().splitlines() if site["calls"].exists() else []
+
+
+@pytest.mark.parametrize("pair, reason", [
+    (None, "no certificate yet"),
+    (issue(["shop.test"], self_signed=True), "the certificate is self-signed"),
+    (issue(["shop.test", "old.shop.test"]), "the names changed (added www.shop.test, dropped old.shop.test)"),
+    (issue(["shop.test", "www.shop.test"], lifetime=3600, left=1000), "1000 s of its 3600 s lifetime left"),
+    (issue(["shop.test", "www.shop.test"], lifetime=90 * 86400, left=29 * 86400), "lifetime left"),
+    (issue(["shop.test", "www.shop.test"], lifetime=3600, left=1300), ""),
+    (issue(["shop.test", "www.shop.test"], lifetime=45 * 86400, left=16 * 86400), ""),
+])
+def test_a_certificate_is_due_by_its_names_and_the_third_of_its_own_lifetime(acme, pair, reason):
+    cert = x509.load_pem_x509_certificate(pair[0]) if pair else None
+    why = acme.why_new(cert, {"domains": ["shop.test", "www.shop.test"], "renew_remaining": 0.33}, NOW)
+    assert reason in why if reason else why == ""
+
+
+
+def test_a_due_certificate_is_obtained_installed_and_the_server_reloaded(acme, site):
+    pair = issue(["localhost"])
+    install_pair(site["tmp"] / "issue", pair)
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "renewed" and outcome["changed"], outcome
+    assert Path(site["config"]["certificate"]).read_bytes() == pair[0]
+    assert Path(site["config"]["key"]).stat().st_mode & 0o777 == 0o600
+    assert [line.split()[0] for line in calls(site)] == ["certbot", "reload"]
+    certbot = calls(site)[0]
+    assert "--server https://ca.test/dir" in certbot and "--domain localhost" in certbot
+    assert "--key-type ecdsa --webroot" in certbot and "--register-unsafely-without-email" in certbot
+    # Fresh now: nothing asked of the CA, nothing reloaded, and the last renewal is still on record.
+    again = acme.renew(site["config"])
+    assert again["result"] == "current" and not again["changed"], again
+    assert len(calls(site)) == 2
+    assert acme.read_state("webapp")["last_renewal"]["result"] == "renewed"
+
+
+def test_a_name_that_does_not_resolve_stops_before_the_ca_is_asked(acme, site):
+    install_pair(site["tmp"] / "issue", issue(["localhost", "nowhere.invalid"]))
+    site["config"]["domains"] = ["localhost", "nowhere.invalid"]
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "failed", outcome
+    assert "names that do not resolve: nowhere.invalid" in outcome["message"], outcome
+    assert calls(site) == []
+    assert not list((Path(site["config"]["webroot"]) / acme.CHALLENGE).iterdir()), "the check token was left behind"
+
+
+def test_a_name_that_reaches_another_server_is_named(acme, site, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    other = serve(elsewhere)
+    try:
+        site["config"]["http_port"] = other.server_address[1]
+        outcome = acme.renew(site["config"])
+    finally:
+        other.shutdown()
+    assert outcome["result"] == "failed"
+    assert "do not reach this host's /.well-known/acme-challenge/ over HTTP: localhost (HTTP 404" in outcome["message"]
+    assert calls(site) == []
+
+
+def test_a_failed_renewal_keeps_the_old_certificate_and_says_so(acme, site):
+    old = issue(["localhost"], lifetime=3600, left=600)
+    install_pair(site["tmp"] / "webapp", old)
+    outcome = acme.renew(site["config"])  # no issue.crt: the stand-in CA is down
+    assert outcome["result"] == "failed", outcome
+    assert "certbot failed (exit 1)" in outcome["message"] and "the CA is down" in outcome["message"]
+    assert Path(site["config"]["certificate"]).read_bytes() == old[0]
+    state = acme.read_state("webapp")
+    assert state["last_renewal"]["result"] == "failed"
+    assert state["certificate"]["serial"] == format(x509.load_pem_x509_certificate(old[0]).serial_number, "x")
+    assert acme.main(["status", "--json"]) == 1
+
+
+def test_a_certificate_the_server_refuses_is_taken_back(acme, site):
+    old, new = issue(["localhost"], left=100), issue(["localhost"])
+    install_pair(site["tmp"] / "webapp", old)
+    install_pair(site["tmp"] / "issue", new)
+    site["config"]["test"] = ["sh", "-c", "echo 'no such key' >&2; exit 1"]
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "failed" and "refused the new certificate, the old one stays: no such key" in \
+        outcome["message"]
+    assert Path(site["config"]["certificate"]).read_bytes() == old[0]
+    assert Path(site["config"]["key"]).read_bytes() == old[1]
+    assert "reload" not in calls(site)
+
+
+def test_a_certificate_certbot_already_holds_is_installed_without_asking_the_ca(acme, site):
+    pair = issue(["localhost"])
+    live = acme.CERTBOT_DIR / "live" / "webapp"
+    live.mkdir(parents=True)
+    for file in ("cert.pem", "fullchain.pem"):
+        (live / file).write_bytes(pair[0])
+    (live / "privkey.pem").write_bytes(pair[1])
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "renewed" and outcome["changed"]
+    assert calls(site) == ["reload"]

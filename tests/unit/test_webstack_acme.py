@@ -212,3 +212,15 @@ def test_a_certificate_certbot_already_holds_is_installed_without_asking_the_ca(
     outcome = acme.renew(site["config"])
     assert outcome["result"] == "renewed" and outcome["changed"]
     assert calls(site) == ["reload"]
+
+
+def test_another_ca_directory_gets_a_new_certificate_at_once(acme, site):
+    install_pair(site["tmp"] / "issue", issue(["localhost"]))
+    assert acme.renew(site["config"])["result"] == "renewed"
+    site["config"]["directory"] = "https://production.ca.test/dir"  # from staging to production
+    install_pair(site["tmp"] / "issue", issue(["localhost"]))
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "renewed", outcome
+    assert outcome["message"] == "the CA changed from https://ca.test/dir"
+    assert "--server https://production.ca.test/dir" in calls(site)[-2]
+    assert acme.renew(site["config"])["result"] == "current"

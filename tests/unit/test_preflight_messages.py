@@ -51,13 +51,24 @@ def test_health_statuses_outside_2xx_and_3xx_are_refused_before_any_change(prefl
     ({"nginx_server_names": ["shop.example.org", "*.shop.example.org"]},
      "nginx_server_names must list DNS names this host answers for, without wildcards (HTTP-01 cannot validate "
      "them) and without addresses; refused: *.shop.example.org"),
-    ({"nginx_acme_email": "ops.example.org"}, "nginx_acme_email is not an e-mail address: ops.example.org"),
-    ({"nginx_acme_key_type": "dsa"}, "nginx_acme_key_type is ecdsa or rsa (got dsa)"),
+    ({"acme_email": "ops.example.org"}, "acme_email is not an e-mail address: ops.example.org"),
+    ({"acme_key_type": "dsa"}, "acme_key_type is ecdsa or rsa (got dsa)"),
     # Nothing listens on port 9 here: the directory does not answer, and the message names the variable.
-    ({}, "nginx_acme_directory (https://127.0.0.1:9/dir) does not answer as an ACME directory"),
+    ({}, "acme_directory (https://127.0.0.1:9/dir) does not answer as an ACME directory"),
 ])
 def test_acme_settings_that_cannot_work_are_refused_naming_the_variable(preflight, variables, message):
     rc, output = preflight("nginx", nginx_acme=True, nginx_server_names=variables.pop("nginx_server_names",
-                           ["shop.example.org"]), nginx_acme_directory="https://127.0.0.1:9/dir", **variables)
+                           ["shop.example.org"]), acme_directory="https://127.0.0.1:9/dir", **variables)
+    assert rc != 0
+    assert message in " ".join(output.split()), output
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"apache_tls_certificate": "PEM", "apache_tls_certificate_key": "KEY"},
+     "apache_acme is on and apache_tls_certificate is given"),
+    ({"apache_server_names": ["10.0.0.5"]}, "apache_server_names must list DNS names this host answers for"),
+])
+def test_apache_names_its_own_variables_for_acme(preflight, variables, message):
+    rc, output = preflight("apache", apache_acme=True, acme_directory="https://127.0.0.1:9/dir", **variables)
     assert rc != 0
     assert message in " ".join(output.split()), output

@@ -132,6 +132,16 @@ def test_the_nginx_site_serves_acme_challenges_over_plain_http_only_with_acme_on
     assert "    return 301 https://$host$request_uri;" in without
 
 
+def test_the_apache_site_serves_acme_challenges_over_plain_http_only_with_acme_on():
+    plain = render(APACHE_SITE, apache_acme=True).split("</VirtualHost>", 1)[0]
+    assert "Alias /.well-known/acme-challenge/ /var/www/acme/.well-known/acme-challenge/" in plain
+    # The redirect to HTTPS skips the challenge path, and only it.
+    rule = plain.index("RewriteRule ^ https://")
+    assert plain.rindex("RewriteCond %{REQUEST_URI} !^/\\.well-known/acme-challenge/", 0, rule) > plain.index("Alias")
+    without = render(APACHE_SITE).split("</VirtualHost>", 1)[0]
+    assert "acme-challenge" not in without and "RewriteRule ^ https://" in without
+
+
 def test_the_apache_site_proxies_to_uwsgi_or_http_as_the_protocol_says():
     assert "uwsgi://" in render(APACHE_SITE, apache_upstream_protocol="uwsgi")
     http = render(APACHE_SITE, apache_upstream_protocol="http")

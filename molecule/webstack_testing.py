@@ -2,11 +2,14 @@
 
 import json
 import re
+import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
 
 import paramiko
+from cryptography import x509
 
 
 def app_log(host):
@@ -101,3 +104,24 @@ class Load:
         result = json.loads(out)
         print(f"load on {self.container}: {json.dumps(result)}")
         return result
+
+
+def served_certificate(address, name, root):
+    """The certificate served on address:443 for `name` (SNI), verified against the PEM `root` with the name checked
+    (ssl raises otherwise), and the status line of /healthz asked over the same connection."""
+    context = ssl.create_default_context(cadata=root)
+    with socket.create_connection((address, 443), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            tls.sendall(f"GET /healthz HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+            status = tls.recv(4096).split(b"\r\n", 1)[0].decode()
+            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)), status
+
+
+def acme_root(host):
+    """The scenario's ACME CA's root, from pebble's management API, asked from a host that trusts pebble's own TLS."""
+    return host.check_output("curl -sf --cacert /etc/webstack/acme/webapp.ca.pem https://acme:15000/roots/0")
+
+
+def dns_names(cert):
+    return set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+               .get_values_for_type(x509.DNSName))

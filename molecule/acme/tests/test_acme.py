@@ -1,52 +1,48 @@
-"""nginx with a certificate from the scenario's ACME CA (pebble), checked as a browser would: the chain served on 443
-must verify against pebble's own root, for each name. Renewal, names and failures are driven the way an operator
-would meet them: the timer's service, a changed inventory, a name without DNS, the CA down.
+"""The front servers with certificates from the scenario's ACME CA (pebble), checked as a browser would: the chain
+served on 443 must verify against pebble's own root for each name. Renewal, names and failures are driven the way an
+operator meets them: the timer's service, a changed inventory, a name without DNS, the CA down.
 
-The last test stops pebble, which forgets its roots and accounts: it stays last.
+The last test stops pebble, which forgets its accounts and makes a new root when it starts again: it stays last, and
+the root is read once, before.
 """
 
 import json
 import re
-import socket
-import ssl
 import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from webstack_testing import Load
+from webstack_testing import Load, dns_names, served_certificate
 
-NAMES = ["shop.webstack.test", "www.shop.webstack.test"]
-CONVERGE = Path(__file__).resolve().parents[2] / "proxy_nginx" / "converge.yml"
+CONVERGE = Path(__file__).resolve().parents[2] / "shared" / "converge-proxy.yml"
 CONFIG = "/etc/webstack/acme/webapp.json"
+# Each host's front server, names (host_vars in molecule.yml) and the variable that sets them, and a name the network also resolves
+# to it (an alias) for the test that adds one.
+SITES = {
+    "acme-nginx": {"proxy": "nginx", "variable": "nginx_server_names", "names": ["shop.webstack.test", "www.shop.webstack.test"],
+                   "more": "api.shop.webstack.test"},
+    "acme-apache": {"proxy": "apache", "variable": "apache_server_names", "names": ["blog.webstack.test"],
+                    "more": "www.blog.webstack.test"},
+}
 LOAD = ["--port=443", "--tls", "--requests=20000", "--seconds=120", "--concurrency=4", "--rate=150",
         "--at-least=300"]
 
 
+@pytest.fixture(scope="module")
+def root(harness):
+    """pebble's root certificate from its management API, read once (a restarted pebble makes another)."""
+    return subprocess.run(
+        ["docker", "exec", harness["harness_git_container"], "curl", "-sf", "--cacert", "/etc/pebble/tls/cert.pem",
+         "https://localhost:15000/roots/0"], capture_output=True, text=True, check=True).stdout
+
+
 @pytest.fixture()
-def root(host):
-    """pebble's root certificate from its management API (asked from the host, which trusts pebble's own TLS)."""
-    return host.check_output("curl -sf --cacert /etc/webstack/acme/webapp.ca.pem https://acme:15000/roots/0")
+def site(host):
+    return SITES[host.backend.get_hostname()]
 
 
-def served(address, name, root):
-    """The certificate served on 443 for `name` (SNI), verified against `root` with the name checked, and the
-    status line of /healthz asked over the same connection."""
-    context = ssl.create_default_context(cadata=root)
-    with socket.create_connection((address, 443), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=name) as tls:
-            tls.sendall(f"GET /healthz HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
-            status = tls.recv(4096).split(b"\r\n", 1)[0].decode()
-            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)), status
-
-
-def serial(address, root, name=NAMES[0]):
-    return served(address, name, root)[0].serial_number
-
-
-def names_of(cert):
-    return set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-               .get_values_for_type(x509.DNSName))
+def serial(address, root, name):
+    return served_certificate(address, name, root)[0].serial_number
 
 
 def set_renew_remaining(host, fraction):
@@ -60,27 +56,29 @@ def state(host):
     return json.loads(host.run("webstack-acme status --json").stdout)[0]  # exit 1 while the last try failed
 
 
-def test_each_name_gets_a_chain_that_pebbles_root_verifies(address, root):
-    for name in NAMES:
-        cert, status = served(address, name, root)
-        assert names_of(cert) == set(NAMES)
+def test_each_name_gets_a_chain_that_pebbles_root_verifies(address, root, site):
+    for name in site["names"]:
+        cert, status = served_certificate(address, name, root)
+        assert dns_names(cert) == set(site["names"])
         assert "Pebble Intermediate CA" in cert.issuer.rfc4514_string()
         assert status == "HTTP/1.1 200 OK"
 
 
 def test_the_keys_are_root_only_and_the_timer_is_on(host):
-    for path, mode in [("/etc/ssl/webstack/webapp.key", 0o600), ("/etc/letsencrypt/accounts", 0o700),
-                       ("/etc/letsencrypt/archive", 0o700), ("/etc/webstack/acme", 0o700)]:
+    key = host.file(json.loads(host.file(CONFIG).content_string)["key"])
+    assert (key.user, key.mode) == ("root", 0o600)
+    for path in ("/etc/letsencrypt/accounts", "/etc/letsencrypt/archive", "/etc/webstack/acme"):
         item = host.file(path)
-        assert (item.user, item.mode) == ("root", mode), path
+        assert (item.user, item.mode) == ("root", 0o700), path
     assert host.service("webstack-acme.timer").is_enabled
     assert host.service("webstack-acme.timer").is_running
     # Debian's own timer would renew by days and outside the front server's paths.
     assert not host.service("certbot.timer").is_enabled
 
 
-def test_the_timers_service_renews_a_due_certificate_under_load_without_a_failed_request(host, address, root):
-    before = serial(address, root)
+def test_the_timers_service_renews_a_due_certificate_under_load_without_a_failed_request(host, address, root, site):
+    name = site["names"][0]
+    before = serial(address, root, name)
     set_renew_remaining(host, 1.0)  # every certificate is due
     try:
         load = Load(host.backend.get_hostname(), *LOAD)
@@ -92,45 +90,46 @@ def test_the_timers_service_renews_a_due_certificate_under_load_without_a_failed
     assert result["sent"] >= 300, "too little load to say anything"
     assert result["connection_errors"] == 0, result["first_errors"]
     assert result["non_2xx"] == 0, result["statuses"]
-    after = serial(address, root)
+    after = serial(address, root, name)
     assert after != before
     assert state(host)["last_renewal"]["result"] == "renewed"
     # Back to the third: the fresh certificate is not due, the CA is not asked, nothing is reloaded.
     assert host.run("systemctl start webstack-acme.service").rc == 0
-    assert serial(address, root) == after
+    assert serial(address, root, name) == after
     assert state(host)["result"] == "current"
     assert state(host)["last_renewal"]["result"] == "renewed"
 
 
 def test_a_name_that_does_not_resolve_stops_the_run_before_the_ca_and_the_old_certificate_stays(
-        host, run_playbook, address, root):
-    before = serial(address, root)
-    rc, output = run_playbook(CONVERGE, tags="nginx",
-                              extra_vars={"nginx_server_names": NAMES + ["nowhere.webstack.test"]})
+        host, run_playbook, address, root, site):
+    before = serial(address, root, site["names"][0])
+    rc, output = run_playbook(CONVERGE, limit=host.backend.get_hostname(), tags=site["proxy"],
+                              extra_vars={site["variable"]: site["names"] + ["nowhere.webstack.test"]})
     assert rc != 0
     assert "names that do not resolve: nowhere.webstack.test" in output, output[-3000:]
     assert "the CA was not asked" in output
-    assert serial(address, root) == before
+    assert serial(address, root, site["names"][0]) == before
     assert state(host)["last_renewal"]["result"] == "failed"
 
 
-def test_a_name_added_gets_a_certificate_and_a_name_removed_is_dropped(host, run_playbook, address, root):
+def test_a_name_added_gets_a_certificate_and_a_name_removed_is_dropped(host, run_playbook, address, root, site):
     name = host.backend.get_hostname()
-    rc, output = run_playbook(CONVERGE, tags="nginx",
-                              extra_vars={"nginx_server_names": NAMES + ["api.shop.webstack.test"]})
+    rc, output = run_playbook(CONVERGE, limit=name, tags=site["proxy"],
+                              extra_vars={site["variable"]: site["names"] + [site["more"]]})
     assert rc == 0, output[-3000:]
-    cert, status = served(address, "api.shop.webstack.test", root)
-    assert names_of(cert) == set(NAMES) | {"api.shop.webstack.test"} and status == "HTTP/1.1 200 OK"
-    rc, output = run_playbook(CONVERGE, tags="nginx")
+    cert, status = served_certificate(address, site["more"], root)
+    assert dns_names(cert) == set(site["names"]) | {site["more"]} and status == "HTTP/1.1 200 OK"
+    rc, output = run_playbook(CONVERGE, limit=name, tags=site["proxy"])
     assert rc == 0, output[-3000:]
-    assert names_of(served(address, NAMES[0], root)[0]) == set(NAMES)
-    rc, output = run_playbook(CONVERGE, tags="nginx")
+    assert dns_names(served_certificate(address, site["names"][0], root)[0]) == set(site["names"])
+    rc, output = run_playbook(CONVERGE, limit=name, tags=site["proxy"])
     assert rc == 0, output[-3000:]
     assert re.search(rf"^{name}\s+: ok=\d+\s+changed=0\s", output, re.MULTILINE), output[-3000:]
 
 
-def test_the_ca_down_during_a_renewal_keeps_the_old_certificate_serving_and_is_reported(host, harness, address, root):
-    before = serial(address, root)
+def test_the_ca_down_during_a_renewal_keeps_the_old_certificate_serving_and_is_reported(
+        host, harness, address, root, site):
+    before = serial(address, root, site["names"][0])
     ca = harness["harness_git_container"]  # pebble runs in the git server's container
     subprocess.run(["docker", "exec", ca, "systemctl", "stop", "pebble"], check=True)
     set_renew_remaining(host, 1.0)
@@ -140,7 +139,7 @@ def test_the_ca_down_during_a_renewal_keeps_the_old_certificate_serving_and_is_r
         set_renew_remaining(host, 0.33)
         subprocess.run(["docker", "exec", ca, "systemctl", "start", "pebble"], check=True)
     assert renewal.rc != 0
-    assert serial(address, root) == before
+    assert serial(address, root, site["names"][0]) == before
     outcome = state(host)
     assert outcome["result"] == "failed" and outcome["last_renewal"]["result"] == "failed"
     assert "certbot failed" in outcome["message"], outcome

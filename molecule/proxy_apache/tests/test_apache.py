@@ -14,7 +14,7 @@ def proxy():
         "certificate": "/etc/ssl/webstack/webapp-apache.crt",
         "server_header": "Apache",
         "site": "/etc/apache2/sites-available/webapp.conf",
-        "converge": Path(__file__).resolve().parent.parent / "converge.yml",
+        "converge": Path(__file__).resolve().parents[2] / "shared" / "converge-proxy.yml",
         "extra_variable": "apache_vhost_extra",
         "broken_directive": "NoSuchDirective on",
         "refusal": "Invalid command 'NoSuchDirective'",

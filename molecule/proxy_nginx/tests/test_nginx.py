@@ -14,7 +14,7 @@ def proxy():
         "certificate": "/etc/ssl/webstack/webapp.crt",
         "server_header": "nginx",
         "site": "/etc/nginx/sites-available/webapp.conf",
-        "converge": Path(__file__).resolve().parent.parent / "converge.yml",
+        "converge": Path(__file__).resolve().parents[2] / "shared" / "converge-proxy.yml",
         "extra_variable": "nginx_server_extra",
         "broken_directive": "no_such_directive on;",
         "refusal": 'unknown directive "no_such_directive"',

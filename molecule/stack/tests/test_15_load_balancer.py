@@ -6,6 +6,7 @@ import json
 import pytest
 
 from estate import CURL, access_count, address, fetch, health
+from webstack_testing import acme_root, dns_names, served_certificate
 
 
 def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):
@@ -14,6 +15,16 @@ def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):
         assert health(lb) == {"status": "ok", "version": "1.0.0"}
     served = [access_count(web) - count for web, count in zip(webs, before)]
     assert sum(served) == 20 and all(count > 0 for count in served), served
+
+
+def test_the_load_balancer_serves_a_certificate_from_the_acme_ca_and_the_web_hosts_ask_for_none(lb, webs):
+    cert, status = served_certificate(address(lb), "www.stack.webstack.test", acme_root(lb))
+    assert dns_names(cert) == {"www.stack.webstack.test"}
+    assert status == "HTTP/1.1 200 OK"
+    # nginx_acme is on for every host in the inventory: site.yml leaves the web hosts behind the load balancer out.
+    for web in webs:
+        assert not web.file("/etc/webstack/acme").exists
+        assert not web.package("certbot").is_installed
 
 
 def test_static_files_come_through_the_load_balancer(lb):

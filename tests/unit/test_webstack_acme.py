@@ -52,9 +52,10 @@ def signing_ca():
     return key, name("Test CA")
 
 
-def issue(names, lifetime=3600, left=3000, self_signed=False):
-    """A PEM chain and key for the names, valid `lifetime` seconds, `left` of them still to come."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def issue(names, lifetime=3600, left=3000, self_signed=False, key=None):
+    """A PEM chain and key for the names, valid `lifetime` seconds, `left` of them still to come (for `key`, else a
+    new one)."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
     ca_key, ca_name = (key, name(names[0])) if self_signed else signing_ca()
     start = NOW - datetime.timedelta(seconds=lifetime - left)
     cert = (x509.CertificateBuilder().subject_name(name(names[0])).issuer_name(ca_name).public_key(key.public_key())
@@ -224,3 +225,52 @@ def test_another_ca_directory_gets_a_new_certificate_at_once(acme, site):
     assert outcome["message"] == "the CA changed from https://ca.test/dir"
     assert "--server https://production.ca.test/dir" in calls(site)[-2]
     assert acme.renew(site["config"])["result"] == "current"
+
+
+def test_the_issuing_load_balancer_keeps_its_key_and_publishes_its_chain(acme, site):
+    site["config"].update(reuse_key=True, publish=True)
+    pair = issue(["localhost"])
+    install_pair(site["tmp"] / "issue", pair)
+    assert acme.renew(site["config"])["result"] == "renewed"
+    assert "--reuse-key" in calls(site)[0]
+    published = Path(site["config"]["webroot"]) / acme.CHALLENGE / "webstack-chain-webapp.pem"
+    assert published.read_bytes() == pair[0]
+
+
+@pytest.fixture()
+def follower(acme, site, tmp_path):
+    """This host follows an issuing host, stood in for by a folder served over HTTP; both hold one key."""
+    issuer = tmp_path / "issuer"
+    issuer.mkdir()
+    server = serve(issuer)
+    key = ec.generate_private_key(ec.SECP256R1())
+    site["config"]["follow"] = f"http://127.0.0.1:{server.server_address[1]}/webstack-chain-webapp.pem"
+    yield {"key": key, "publish": lambda pair: (issuer / "webstack-chain-webapp.pem").write_bytes(pair[0])}
+    server.shutdown()
+
+
+def test_a_following_load_balancer_takes_the_issuers_newer_certificate_and_nothing_else(acme, site, follower):
+    old, new = issue(["localhost"], left=1000, key=follower["key"]), issue(["localhost"], key=follower["key"])
+    install_pair(site["tmp"] / "webapp", old)
+    follower["publish"](new)
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "renewed" and outcome["changed"], outcome
+    assert Path(site["config"]["certificate"]).read_bytes() == new[0]
+    assert calls(site) == ["reload"]  # the CA is never asked from here
+    again = acme.renew(site["config"])
+    assert again["result"] == "current" and again["message"] == "the issuing host has nothing newer"
+    assert calls(site) == ["reload"]
+
+
+@pytest.mark.parametrize("published, message", [
+    (lambda key: issue(["localhost", "other.test"], key=key), "will not do (the names changed (dropped other.test)); it renews it itself"),
+    (lambda key: issue(["localhost"]), "is for another key than this host's: run site.yml"),
+])
+def test_a_following_load_balancer_refuses_a_certificate_that_does_not_fit(acme, site, follower, published, message):
+    old = issue(["localhost"], left=1000, key=follower["key"])
+    install_pair(site["tmp"] / "webapp", old)
+    site["config"]["domains"] = ["localhost"]
+    follower["publish"](published(follower["key"]))
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "failed" and message in outcome["message"], outcome
+    assert Path(site["config"]["certificate"]).read_bytes() == old[0]

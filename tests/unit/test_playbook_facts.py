@@ -39,18 +39,3 @@ def test_the_inventory_private_address_is_taken_first(facts):
     rc, output = facts(ansible_default_ipv4={}, webstack_private_address="192.0.2.10")
     assert rc == 0, output
 
-
-@pytest.mark.parametrize("load_balancers, refused", [(["lb1", "lb2"], True), (["lb1"], False)])
-def test_acme_on_several_load_balancers_is_refused_before_any_host_is_touched(tmp_path, load_balancers, refused):
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(json.dumps({
-        "web": {"hosts": {"web1": local}},
-        "lb": {"hosts": {name: local for name in load_balancers}, "vars": {"nginx_acme": True}}}))
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(FACTS), "--extra-vars",
-         json.dumps({"__webstack_facts_subset": ["!all", "!min", "network"]})],
-        capture_output=True, text=True, check=False, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
-    output = " ".join((proc.stdout + proc.stderr).split())
-    assert (proc.returncode != 0) is refused, output
-    assert ("nginx_acme is on for 2 load balancers: one is supported for now" in output) is refused, output

@@ -132,6 +132,16 @@ def test_the_nginx_site_serves_acme_challenges_over_plain_http_only_with_acme_on
     assert "    return 301 https://$host$request_uri;" in without
 
 
+def test_a_load_balancer_that_follows_passes_the_challenges_to_the_issuing_one():
+    plain = plain_http_server(render(NGINX_SITE, nginx_acme=True, nginx_acme_issuer="lb1",
+                                     nginx_acme_issuer_address="10.0.0.5", inventory_hostname="lb2"))
+    challenge = plain.split("location ^~ /.well-known/acme-challenge/ {", 1)[1].split("}", 1)[0]
+    assert "proxy_pass http://10.0.0.5;" in challenge and "root" not in challenge
+    issuer = plain_http_server(render(NGINX_SITE, nginx_acme=True, nginx_acme_issuer="lb1",
+                                      nginx_acme_issuer_address="10.0.0.5", inventory_hostname="lb1"))
+    assert "root /var/www/acme;" in issuer and "proxy_pass" not in issuer
+
+
 def test_the_apache_site_serves_acme_challenges_over_plain_http_only_with_acme_on():
     plain = render(APACHE_SITE, apache_acme=True).split("</VirtualHost>", 1)[0]
     assert "Alias /.well-known/acme-challenge/ /var/www/acme/.well-known/acme-challenge/" in plain

@@ -1,5 +1,7 @@
 """Helpers shared by the scenarios' tests (fixtures live in molecule/conftest.py)."""
 
+import base64
+import contextlib
 import json
 import re
 import socket
@@ -125,3 +127,23 @@ def acme_root(host):
 def dns_names(cert):
     return set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
                .get_values_for_type(x509.DNSName))
+
+
+
+@contextlib.contextmanager
+def acme_all_due(host, name="webapp"):
+    """Inside, the certificate `name` is due (its renewal threshold at the whole lifetime), as an operator would set it
+    for an early renewal; its description is put back byte for byte after (a later run must change nothing)."""
+    path = f"/etc/webstack/acme/{name}.json"
+    original = host.file(path).content
+    config = json.loads(original)
+    config["renew_remaining"] = 1.0
+
+    def write(data):
+        host.check_output(f"echo {base64.b64encode(data).decode()} | base64 -d > {path}")
+
+    write(json.dumps(config).encode())
+    try:
+        yield
+    finally:
+        write(original)

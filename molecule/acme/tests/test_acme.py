@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from webstack_testing import Load, dns_names, served_certificate
+from webstack_testing import Load, acme_all_due, dns_names, served_certificate
 
 CONVERGE = Path(__file__).resolve().parents[2] / "shared" / "converge-proxy.yml"
 CONFIG = "/etc/webstack/acme/webapp.json"
@@ -45,13 +45,6 @@ def serial(address, root, name):
     return served_certificate(address, name, root)[0].serial_number
 
 
-def set_renew_remaining(host, fraction):
-    """Change the renewal threshold in the certificate's description, as an operator would for an early renewal."""
-    config = json.loads(host.file(CONFIG).content_string)
-    config["renew_remaining"] = fraction
-    host.check_output(f"printf '%s' {json.dumps(json.dumps(config))} > {CONFIG}")
-
-
 def state(host):
     return json.loads(host.run("webstack-acme status --json").stdout)[0]  # exit 1 while the last try failed
 
@@ -79,13 +72,10 @@ def test_the_keys_are_root_only_and_the_timer_is_on(host):
 def test_the_timers_service_renews_a_due_certificate_under_load_without_a_failed_request(host, address, root, site):
     name = site["names"][0]
     before = serial(address, root, name)
-    set_renew_remaining(host, 1.0)  # every certificate is due
-    try:
+    with acme_all_due(host):
         load = Load(host.backend.get_hostname(), *LOAD)
         renewal = host.run("systemctl start webstack-acme.service")
         result = load.stop()
-    finally:
-        set_renew_remaining(host, 0.33)
     assert renewal.rc == 0, renewal.stderr + host.run("journalctl -u webstack-acme.service -n 20").stdout
     assert result["sent"] >= 300, "too little load to say anything"
     assert result["connection_errors"] == 0, result["first_errors"]
@@ -132,11 +122,10 @@ def test_the_ca_down_during_a_renewal_keeps_the_old_certificate_serving_and_is_r
     before = serial(address, root, site["names"][0])
     ca = harness["harness_git_container"]  # pebble runs in the git server's container
     subprocess.run(["docker", "exec", ca, "systemctl", "stop", "pebble"], check=True)
-    set_renew_remaining(host, 1.0)
     try:
-        renewal = host.run("systemctl start webstack-acme.service")
+        with acme_all_due(host):
+            renewal = host.run("systemctl start webstack-acme.service")
     finally:
-        set_renew_remaining(host, 0.33)
         subprocess.run(["docker", "exec", ca, "systemctl", "start", "pebble"], check=True)
     assert renewal.rc != 0
     assert serial(address, root, site["names"][0]) == before

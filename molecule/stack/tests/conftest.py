@@ -3,7 +3,7 @@
 import pytest
 
 from estate import get_host
-from stack import DATA, LB, WEB, WORKER
+from stack import DATA, LB, LB2, WEB, WORKER
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,11 @@ def data(inventory):
 @pytest.fixture(scope="module")
 def lb(inventory):
     return get_host(inventory, LB)
+
+
+@pytest.fixture(scope="module")
+def lb2(inventory):
+    return get_host(inventory, LB2)
 
 
 @pytest.fixture(scope="module")

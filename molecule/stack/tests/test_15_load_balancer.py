@@ -6,7 +6,7 @@ import json
 import pytest
 
 from estate import CURL, access_count, address, fetch, health
-from webstack_testing import acme_root, dns_names, served_certificate
+from webstack_testing import acme_all_due, acme_root, dns_names, served_certificate
 
 
 def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):
@@ -17,14 +17,51 @@ def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):
     assert sum(served) == 20 and all(count > 0 for count in served), served
 
 
-def test_the_load_balancer_serves_a_certificate_from_the_acme_ca_and_the_web_hosts_ask_for_none(lb, webs):
-    cert, status = served_certificate(address(lb), "www.stack.webstack.test", acme_root(lb))
-    assert dns_names(cert) == {"www.stack.webstack.test"}
-    assert status == "HTTP/1.1 200 OK"
-    # nginx_acme is on for every host in the inventory: site.yml leaves the web hosts behind the load balancer out.
+NAME = "www.stack.webstack.test"  # an alias of both load balancers on the scenario's network
+
+
+def serial(lb, root):
+    return served_certificate(address(lb), NAME, root)[0].serial_number
+
+
+def test_both_load_balancers_serve_one_certificate_from_the_acme_ca_and_the_web_hosts_ask_for_none(lb, lb2, webs):
+    root = acme_root(lb)
+    certs = [served_certificate(address(host), NAME, root) for host in (lb, lb2)]
+    assert [dns_names(cert) for cert, _ in certs] == [{NAME}, {NAME}]
+    assert [status for _, status in certs] == ["HTTP/1.1 200 OK"] * 2
+    assert certs[0][0].serial_number == certs[1][0].serial_number
+    # Only the first asks the CA.
+    assert lb.package("certbot").is_installed and not lb2.package("certbot").is_installed
+    # nginx_acme is on for every host in the inventory: site.yml leaves the web hosts behind the load balancers out.
     for web in webs:
         assert not web.file("/etc/webstack/acme").exists
         assert not web.package("certbot").is_installed
+
+
+def test_the_second_load_balancer_passes_the_cas_challenges_to_the_first(lb, lb2):
+    # Whichever load balancer the CA reaches answers with the issuing one's token.
+    token = "webstack-test-token-5e1f"
+    lb.check_output(f"echo {token}-content > /var/www/acme/.well-known/acme-challenge/{token}")
+    try:
+        answer = lb2.check_output(f"{CURL} -H 'Host: {NAME}' http://127.0.0.1/.well-known/acme-challenge/{token}")
+    finally:
+        lb.run(f"rm -f /var/www/acme/.well-known/acme-challenge/{token}")
+    assert answer == f"{token}-content"
+
+
+def test_the_second_load_balancer_follows_a_renewal_of_the_first(lb, lb2):
+    root = acme_root(lb)
+    before = serial(lb, root)
+    with acme_all_due(lb):
+        assert lb.run("systemctl start webstack-acme.service").rc == 0
+    renewed = serial(lb, root)
+    assert renewed != before
+    assert serial(lb2, root) == before  # until its timer runs
+    assert lb2.run("systemctl start webstack-acme.service").rc == 0
+    assert serial(lb2, root) == renewed
+    outcome = json.loads(lb2.check_output("webstack-acme status --json"))[0]
+    assert outcome["last_renewal"]["result"] == "renewed" and "took the issuing host's certificate" in \
+        outcome["last_renewal"]["message"]
 
 
 def test_static_files_come_through_the_load_balancer(lb):

@@ -138,10 +138,11 @@ def test_site_again_on_a_built_estate_changes_and_restarts_nothing(webs, worker,
     rc, output = run_playbook(SCENARIO / "converge.yml")
     assert rc == 0, output[-4000:]
     recap = re.findall(r"^(stack-\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.MULTILINE)
-    assert len(recap) == 5 and all(changed == "0" for _, changed in recap), recap
-    # The summary shows the load balancer's certificate and its last renewal (the first issue, at converge).
+    assert len(recap) == 6 and all(changed == "0" for _, changed in recap), recap
+    # The summary shows each load balancer's certificate and its last renewal.
     summary = " ".join(output.split())
-    assert "stack-lb: certificate webapp for www.stack.webstack.test, serial" in summary, output[-4000:]
+    for lb in ("stack-lb", "stack-lb2"):
+        assert f"{lb}: certificate webapp for www.stack.webstack.test, serial" in summary, output[-4000:]
     assert "last renewal RENEWED" in summary
     assert [app_server(web, "pid") for web in webs] == masters
     assert worker_pids(worker) == celery

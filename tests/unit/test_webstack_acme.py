@@ -38,6 +38,7 @@ def acme(tmp_path):
     module.CONFIG_DIR, module.STATE_DIR = tmp_path / "config", tmp_path / "state"
     module.CERTBOT_DIR = tmp_path / "letsencrypt"
     module.PRECHECK_TRIES = 2
+    module.CERTBOT_LOG = tmp_path / "letsencrypt.log"
     module.CONFIG_DIR.mkdir()
     return module
 
@@ -91,7 +92,8 @@ def site(tmp_path, acme, monkeypatch):
     # The stand-in certbot writes the chain and key it finds in ISSUE (or fails when ISSUE is missing).
     (bin_dir / "certbot").write_text(f"""#!/bin/sh
 echo "certbot $*" >> {calls}
-[ -e {tmp_path}/issue.crt ] || {{ echo "urn:ietf:params:acme:error:connection: the CA is down" >&2; exit 1; }}
+[ -e {tmp_path}/issue.crt ] || {{ echo "acme.messages.Error: urn:ietf:params:acme:error:connection :: the CA is down" \
+  >> {tmp_path}/letsencrypt.log; echo "An unexpected error occurred:" >&2; exit 1; }}
 while [ "$1" != "--cert-name" ]; do shift; done
 mkdir -p {acme.CERTBOT_DIR}/live/$2
 cp {tmp_path}/issue.crt {acme.CERTBOT_DIR}/live/$2/fullchain.pem
@@ -182,7 +184,9 @@ def test_a_failed_renewal_keeps_the_old_certificate_and_says_so(acme, site):
     install_pair(site["tmp"] / "webapp", old)
     outcome = acme.renew(site["config"])  # no issue.crt: the stand-in CA is down
     assert outcome["result"] == "failed", outcome
-    assert "certbot failed (exit 1)" in outcome["message"] and "the CA is down" in outcome["message"]
+    # The CA's own words come from certbot's log (Debian 12's certbot hides them behind an AttributeError).
+    assert "certbot failed (exit 1): An unexpected error occurred: / the CA said: " \
+        "urn:ietf:params:acme:error:connection :: the CA is down" in outcome["message"], outcome["message"]
     assert Path(site["config"]["certificate"]).read_bytes() == old[0]
     state = acme.read_state("webapp")
     assert state["last_renewal"]["result"] == "failed"
@@ -274,3 +278,35 @@ def test_a_following_load_balancer_refuses_a_certificate_that_does_not_fit(acme,
     outcome = acme.renew(site["config"])
     assert outcome["result"] == "failed" and message in outcome["message"], outcome
     assert Path(site["config"]["certificate"]).read_bytes() == old[0]
+
+
+def test_an_account_the_ca_lost_is_registered_again_once(acme, site, tmp_path):
+    # The CA answers accountDoesNotExist while certbot's account folder for its directory exists (a restarted or
+    # reset CA); without that folder certbot registers anew and gets its certificate.
+    account = acme.CERTBOT_DIR / "accounts" / "ca.test" / "dir"
+    account.mkdir(parents=True)
+    stand_in = tmp_path / "bin" / "certbot"
+    stand_in.write_text(f"""#!/bin/sh
+if [ -d {account} ]; then
+  echo "acme.messages.Error: urn:ietf:params:acme:error:accountDoesNotExist :: Account not found." >> {acme.CERTBOT_LOG}
+  exit 1
+fi
+""" + stand_in.read_text().split("\n", 1)[1])
+    install_pair(site["tmp"] / "issue", issue(["localhost"]))
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "renewed", outcome
+    assert len([line for line in calls(site) if line.startswith("certbot")]) == 1  # the second try
+    assert [p.name.split(".lost-")[0] for p in account.parent.iterdir()] == ["dir"]  # kept aside, renamed
+
+
+def test_an_account_the_ca_keeps_losing_fails_after_one_new_registration(acme, site, tmp_path):
+    stand_in = tmp_path / "bin" / "certbot"
+    stand_in.write_text(f"""#!/bin/sh
+mkdir -p {acme.CERTBOT_DIR}/accounts/ca.test/dir
+echo "certbot $*" >> {site["calls"]}
+echo "acme.messages.Error: urn:ietf:params:acme:error:accountDoesNotExist :: Account not found." >> {acme.CERTBOT_LOG}
+exit 1
+""")
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "failed" and "accountDoesNotExist" in outcome["message"], outcome
+    assert len(calls(site)) == 2

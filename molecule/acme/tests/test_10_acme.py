@@ -2,51 +2,20 @@
 served on 443 must verify against pebble's own root for each name. Renewal, names and failures are driven the way an
 operator meets them: the timer's service, a changed inventory, a name without DNS, the CA down.
 
-The last test stops pebble, which forgets its accounts and makes a new root when it starts again: it stays last, and
-the root is read once, before.
+The CA down is test_90_ca_down.py: it runs after every host's tests here.
 """
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
-import pytest
+from acme_checks import serial, state
 from webstack_testing import Load, acme_all_due, dns_names, served_certificate
 
 CONVERGE = Path(__file__).resolve().parents[2] / "shared" / "converge-proxy.yml"
 CONFIG = "/etc/webstack/acme/webapp.json"
-# Each host's front server, names (host_vars in molecule.yml) and the variable that sets them, and a name the network also resolves
-# to it (an alias) for the test that adds one.
-SITES = {
-    "acme-nginx": {"proxy": "nginx", "variable": "nginx_server_names", "names": ["shop.webstack.test", "www.shop.webstack.test"],
-                   "more": "api.shop.webstack.test"},
-    "acme-apache": {"proxy": "apache", "variable": "apache_server_names", "names": ["blog.webstack.test"],
-                    "more": "www.blog.webstack.test"},
-}
 LOAD = ["--port=443", "--tls", "--requests=20000", "--seconds=120", "--concurrency=4", "--rate=150",
         "--at-least=300"]
-
-
-@pytest.fixture(scope="module")
-def root(harness):
-    """pebble's root certificate from its management API, read once (a restarted pebble makes another)."""
-    return subprocess.run(
-        ["docker", "exec", harness["harness_git_container"], "curl", "-sf", "--cacert", "/etc/pebble/tls/cert.pem",
-         "https://localhost:15000/roots/0"], capture_output=True, text=True, check=True).stdout
-
-
-@pytest.fixture()
-def site(host):
-    return SITES[host.backend.get_hostname()]
-
-
-def serial(address, root, name):
-    return served_certificate(address, name, root)[0].serial_number
-
-
-def state(host):
-    return json.loads(host.run("webstack-acme status --json").stdout)[0]  # exit 1 while the last try failed
 
 
 def test_each_name_gets_a_chain_that_pebbles_root_verifies(address, root, site):
@@ -115,21 +84,3 @@ def test_a_name_added_gets_a_certificate_and_a_name_removed_is_dropped(host, run
     rc, output = run_playbook(CONVERGE, limit=name, tags=site["proxy"])
     assert rc == 0, output[-3000:]
     assert re.search(rf"^{name}\s+: ok=\d+\s+changed=0\s", output, re.MULTILINE), output[-3000:]
-
-
-def test_the_ca_down_during_a_renewal_keeps_the_old_certificate_serving_and_is_reported(
-        host, harness, address, root, site):
-    before = serial(address, root, site["names"][0])
-    ca = harness["harness_git_container"]  # pebble runs in the git server's container
-    subprocess.run(["docker", "exec", ca, "systemctl", "stop", "pebble"], check=True)
-    try:
-        with acme_all_due(host):
-            renewal = host.run("systemctl start webstack-acme.service")
-    finally:
-        subprocess.run(["docker", "exec", ca, "systemctl", "start", "pebble"], check=True)
-    assert renewal.rc != 0
-    assert serial(address, root, site["names"][0]) == before
-    outcome = state(host)
-    assert outcome["result"] == "failed" and outcome["last_renewal"]["result"] == "failed"
-    assert "certbot failed" in outcome["message"], outcome
-    assert "webapp: failed" in host.run("webstack-acme status").stdout

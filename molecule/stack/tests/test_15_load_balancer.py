@@ -6,7 +6,7 @@ import json
 import pytest
 
 from estate import CURL, access_count, address, fetch, health
-from webstack_testing import acme_all_due, acme_root, dns_names, served_certificate
+from webstack_testing import acme_root, dns_names, served_certificate
 
 
 def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):
@@ -47,21 +47,6 @@ def test_the_second_load_balancer_passes_the_cas_challenges_to_the_first(lb, lb2
     finally:
         lb.run(f"rm -f /var/www/acme/.well-known/acme-challenge/{token}")
     assert answer == f"{token}-content"
-
-
-def test_the_second_load_balancer_follows_a_renewal_of_the_first(lb, lb2):
-    root = acme_root(lb)
-    before = serial(lb, root)
-    with acme_all_due(lb):
-        assert lb.run("systemctl start webstack-acme.service").rc == 0
-    renewed = serial(lb, root)
-    assert renewed != before
-    assert serial(lb2, root) == before  # until its timer runs
-    assert lb2.run("systemctl start webstack-acme.service").rc == 0
-    assert serial(lb2, root) == renewed
-    outcome = json.loads(lb2.check_output("webstack-acme status --json"))[0]
-    assert outcome["last_renewal"]["result"] == "renewed" and "took the issuing host's certificate" in \
-        outcome["last_renewal"]["message"]
 
 
 def test_static_files_come_through_the_load_balancer(lb):

@@ -20,10 +20,6 @@ def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):
 NAME = "www.stack.webstack.test"  # an alias of both load balancers on the scenario's network
 
 
-def serial(lb, root):
-    return served_certificate(address(lb), NAME, root)[0].serial_number
-
-
 def test_both_load_balancers_serve_one_certificate_from_the_acme_ca_and_the_web_hosts_ask_for_none(lb, lb2, webs):
     root = acme_root(lb)
     certs = [served_certificate(address(host), NAME, root) for host in (lb, lb2)]

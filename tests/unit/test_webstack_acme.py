@@ -310,3 +310,14 @@ exit 1
     outcome = acme.renew(site["config"])
     assert outcome["result"] == "failed" and "accountDoesNotExist" in outcome["message"], outcome
     assert len(calls(site)) == 2
+
+
+def test_status_before_any_renewal_describes_the_installed_certificate(acme, site, capsys):
+    # A following load balancer gets its certificate from the playbook; its timer may not have run yet.
+    pair = issue(["localhost"])
+    install_pair(site["tmp"] / "webapp", pair)
+    assert acme.main(["status", "--json"]) == 0
+    outcome = json.loads(capsys.readouterr().out)[0]
+    assert outcome["result"] == "never tried"
+    assert outcome["certificate"]["names"] == ["localhost"]
+    assert outcome["certificate"]["serial"] == format(x509.load_pem_x509_certificate(pair[0]).serial_number, "x")

@@ -10,6 +10,8 @@ import http.server
 import importlib.machinery
 import importlib.util
 import json
+import socket
+import ssl
 import threading
 from pathlib import Path
 
@@ -81,6 +83,37 @@ def serve(folder):
     return server
 
 
+class TlsServer:
+    """A front server's HTTPS port on 127.0.0.1: each connection gets the certificate files as they are then (a server
+    that takes a reload at once), or, once frozen, as they were at freeze() (one that never takes a new pair)."""
+
+    def __init__(self, certificate, key):
+        self.files, self.frozen = (certificate, key), None
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def context(self):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*self.files)
+        return context
+
+    def freeze(self):
+        self.frozen = self.context()
+
+    def serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                with (self.frozen or self.context()).wrap_socket(connection, server_side=True):
+                    pass
+            except (OSError, ssl.SSLError):
+                connection.close()  # no certificate yet, or the client went away
+
+
 @pytest.fixture()
 def site(tmp_path, acme, monkeypatch):
     """A configured certificate for `localhost`, its webroot served over HTTP, certbot and the server stood in for."""
@@ -102,14 +135,16 @@ cp {tmp_path}/issue.key {acme.CERTBOT_DIR}/live/$2/privkey.pem
 """)
     (bin_dir / "certbot").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    tls = TlsServer(tmp_path / "webapp.crt", tmp_path / "webapp.key")
     config = {"name": "webapp", "domains": ["localhost"], "directory": "https://ca.test/dir", "email": "",
               "key_type": "ecdsa", "ca_bundle": "", "renew_remaining": 0.33, "webroot": str(webroot),
-              "http_port": server.server_address[1], "certificate": str(tmp_path / "webapp.crt"),
-              "key": str(tmp_path / "webapp.key"), "test": ["true"],
+              "http_port": server.server_address[1], "https_port": tls.port,
+              "certificate": str(tmp_path / "webapp.crt"), "key": str(tmp_path / "webapp.key"), "test": ["true"],
               "reload": ["sh", "-c", f"echo reload >> {calls}"]}
     (acme.CONFIG_DIR / "webapp.json").write_text(json.dumps(config))
-    yield {"config": config, "calls": calls, "tmp": tmp_path}
+    yield {"config": config, "calls": calls, "tmp": tmp_path, "tls": tls}
     server.shutdown()
+    tls.listener.close()
 
 
 def install_pair(path_prefix, pair):
@@ -205,6 +240,20 @@ def test_a_certificate_the_server_refuses_is_taken_back(acme, site):
     assert Path(site["config"]["certificate"]).read_bytes() == old[0]
     assert Path(site["config"]["key"]).read_bytes() == old[1]
     assert "reload" not in calls(site)
+
+
+def test_a_reloaded_server_that_keeps_presenting_the_old_certificate_is_a_failed_renewal(acme, site):
+    old, new = issue(["localhost"], left=100), issue(["localhost"])
+    install_pair(site["tmp"] / "webapp", old)
+    install_pair(site["tmp"] / "issue", new)
+    site["tls"].freeze()
+    acme.RELOAD_WAIT = 0.5
+    outcome = acme.renew(site["config"])
+    assert outcome["result"] == "failed", outcome
+    assert f"the server was reloaded, but port {site['tls'].port} still does not present it after 0 s" in \
+        outcome["message"], outcome["message"]
+    assert Path(site["config"]["certificate"]).read_bytes() == new[0]  # it passed the server's test: it stays
+    assert acme.main(["status"]) == 1
 
 
 def test_a_certificate_certbot_already_holds_is_installed_without_asking_the_ca(acme, site):

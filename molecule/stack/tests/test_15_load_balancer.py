@@ -6,7 +6,7 @@ import json
 import pytest
 
 from estate import CURL, access_count, address, fetch, health
-from webstack_testing import acme_root, dns_names, served_certificate
+from webstack_testing import Load, acme_all_due, acme_root, dns_names, served_certificate
 
 
 def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):
@@ -18,6 +18,12 @@ def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):
 
 
 NAME = "www.stack.webstack.test"  # an alias of both load balancers on the scenario's network
+# Load on each load balancer's own HTTPS port while the certificates change under it.
+LOAD = ["--port=443", "--tls", "--requests=20000", "--seconds=120", "--concurrency=4", "--rate=100", "--at-least=300"]
+
+
+def serial(lb, root):
+    return served_certificate(address(lb), NAME, root)[0].serial_number
 
 
 def test_both_load_balancers_serve_one_certificate_from_the_acme_ca_and_the_web_hosts_ask_for_none(lb, lb2, webs):
@@ -45,9 +51,43 @@ def test_the_second_load_balancer_passes_the_cas_challenges_to_the_first(lb, lb2
     assert answer == f"{token}-content"
 
 
-def test_static_files_come_through_the_load_balancer(lb):
+def test_the_second_load_balancer_follows_a_renewal_of_the_first_under_load(lb, lb2):
+    root = acme_root(lb)
+    before = serial(lb, root)
+    loads = [Load(host.backend.get_hostname(), *LOAD) for host in (lb, lb2)]
+    with acme_all_due(lb):
+        assert lb.run("systemctl start webstack-acme.service").rc == 0
+    renewed, waiting = serial(lb, root), serial(lb2, root)
+    follow = lb2.run("systemctl start webstack-acme.service")
+    results = [load.stop() for load in loads]
+    assert renewed != before
+    assert waiting == before  # until its own timer runs
+    assert follow.rc == 0, lb2.run("journalctl -u webstack-acme.service -n 20").stdout
+    assert serial(lb2, root) == renewed
+    outcome = json.loads(lb2.check_output("webstack-acme status --json"))[0]
+    assert outcome["last_renewal"]["result"] == "renewed"
+    assert "took the issuing host's certificate" in outcome["last_renewal"]["message"]
+    for result in results:
+        assert result["sent"] >= 300, "too little load to say anything"
+        assert result["connection_errors"] == 0, result["first_errors"]
+        assert result["non_2xx"] == 0, result["statuses"]
+
+
+def content_encoding(lb, path):
+    """How the load balancer encodes `path` for a client that accepts gzip ("" for not at all)."""
+    headers = lb.check_output(f"{CURL} -H 'Accept-Encoding: gzip' -o /dev/null -D - https://localhost{path}")
+    found = [line.split(":", 1)[1].strip() for line in headers.splitlines()
+             if line.lower().startswith("content-encoding:")]
+    return found[0] if found else ""
+
+
+def test_static_files_come_through_the_load_balancer_compressed_and_the_apps_pages_do_not(lb):
     status, body = fetch(lb, "/static/style.css")
     assert status == 200 and body
+    assert content_encoding(lb, "/static/style.css") == "gzip"
+    status, page = fetch(lb, "/")
+    assert status == 200 and len(page) > 128  # long enough to be compressed, were it allowed (BREACH)
+    assert content_encoding(lb, "/") == ""
 
 
 def test_the_app_sees_the_client_and_https_through_both_proxies(lb, worker):

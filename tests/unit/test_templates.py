@@ -165,6 +165,31 @@ def ini(text):
     return parser
 
 
+def block(text, opening):
+    """The lines of the block that `opening` starts (up to the first closing brace)."""
+    return text.split(opening, 1)[1].split("}", 1)[0]
+
+
+def test_the_nginx_site_compresses_static_files_and_the_apps_responses_only_when_asked():
+    site = render(NGINX_SITE, nginx_backend_listen="10.0.0.11:8080")
+    https, backend = site.split("listen 443 ssl", 1)[1].split("\nserver {", 1)
+    for server in (https, backend):  # Debian's nginx.conf says gzip on: each server says otherwise
+        assert "\n    gzip off;" in server and "gzip_types" in server
+        assert "gzip on;\n        gzip_static on;" in block(server, "location /static/ {")
+    asked = render(NGINX_SITE, nginx_compress_app_responses=True)
+    assert "\n    gzip on;" in asked and "\n    gzip off;" not in asked
+
+
+def test_the_apache_site_compresses_static_files_and_the_apps_responses_only_when_asked():
+    site = render(APACHE_SITE)
+    vhost, static = site.split("<Directory /srv/webapp/current/static>", 1)
+    assert "\n    SetEnv no-gzip 1" in vhost and "AddOutputFilterByType" not in vhost
+    static = static.split("</Directory>", 1)[0]
+    assert "UnsetEnv no-gzip" in static and "AddOutputFilterByType DEFLATE text/html text/plain text/css" in static
+    asked = render(APACHE_SITE, apache_compress_app_responses=True)
+    assert "no-gzip" not in asked and asked.count("AddOutputFilterByType DEFLATE") == 1
+
+
 def test_uwsgi_takes_its_processes_threads_and_queue_from_the_variables():
     settings = ini(render("uwsgi/etc/webstack/app/uwsgi.ini.j2", uwsgi_processes=6, uwsgi_threads=3,
                           uwsgi_listen=512))["uwsgi"]

@@ -27,7 +27,9 @@ fi
 if ! pgrep -x dockerd >/dev/null; then
   echo "engine: starting dockerd in the background (log: $log)"
   mkdir -p "$(dirname "$log")"
-  nohup dockerd >"$log" 2>&1 &
+  # In a session of its own: a make ended by a signal (Ctrl-C, CI's time limit) must not take the engine down
+  # with its process group.
+  setsid nohup dockerd >"$log" 2>&1 </dev/null &
 fi
 for _ in $(seq 1 60); do
   docker info >/dev/null 2>&1 && exit 0

@@ -7,13 +7,18 @@ The CA down is test_90_ca_down.py: it runs after every host's tests here.
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 from acme_checks import serial, state
 from webstack_testing import Load, acme_all_due, dns_names, served_certificate
 
 CONVERGE = Path(__file__).resolve().parents[2] / "shared" / "converge-proxy.yml"
+SUMMARY = Path(__file__).resolve().parents[3] / "playbooks" / "summary.yml"
 CONFIG = "/etc/webstack/acme/webapp.json"
+# What testssl.sh (3.0, Debian 12) marks "NOT ok" here on purpose: Mozilla's intermediate profile leaves the choice
+# among its strong ciphers to the client; pebble's certificates name neither a CRL nor an OCSP responder.
+TESTSSL_KNOWN = ["Has server cipher order?     no (NOT ok)", "NOT ok -- neither CRL nor OCSP URI provided"]
 LOAD = ["--port=443", "--tls", "--requests=20000", "--seconds=120", "--concurrency=4", "--rate=150",
         "--at-least=300"]
 
@@ -84,3 +89,29 @@ def test_a_name_added_gets_a_certificate_and_a_name_removed_is_dropped(host, run
     rc, output = run_playbook(CONVERGE, limit=name, tags=site["proxy"])
     assert rc == 0, output[-3000:]
     assert re.search(rf"^{name}\s+: ok=\d+\s+changed=0\s", output, re.MULTILINE), output[-3000:]
+
+
+def test_the_playbooks_summary_shows_the_certificate_and_its_last_renewal(host, run_playbook):
+    name = host.backend.get_hostname()
+    rc, output = run_playbook(SUMMARY, limit=name)
+    assert rc == 0, output[-3000:]
+    now = state(host)
+    cert, last = now["certificate"], now["last_renewal"]
+    assert (f"{name}: certificate webapp for {', '.join(cert['names'])}, serial {cert['serial']}, expires "
+            f"{cert['not_after']}; last renewal {last['result'].upper()} at {last['time']}") in output, output[-3000:]
+
+
+def test_testssl_finds_nothing_not_ok_and_no_compression_for_breach(harness, root, site):
+    """testssl.sh, from the CA's container (a client on the network), trusting pebble's root."""
+    container = harness["harness_git_container"]
+    subprocess.run(["docker", "exec", "-i", container, "sh", "-c", "cat > /tmp/pebble-root.pem"], input=root,
+                   text=True, check=True)
+    scan = subprocess.run(
+        ["docker", "exec", container, "testssl", "--quiet", "--color", "0", "--warnings", "batch", "--add-ca",
+         "/tmp/pebble-root.pem", "--ip", "one", f"https://{site['names'][0]}/"],
+        capture_output=True, text=True, timeout=600, check=False).stdout
+    assert "Chain of trust               Ok" in scan, scan
+    assert re.search(r"BREACH \(CVE-2013-3587\) +no HTTP compression \(OK\)", scan), scan
+    flagged = [line.strip() for line in scan.splitlines()
+               if ("NOT ok" in line or "VULNERABLE" in line) and not any(known in line for known in TESTSSL_KNOWN)]
+    assert flagged == [], scan

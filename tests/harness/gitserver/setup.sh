@@ -3,11 +3,11 @@
 # Serves bare repositories under /srv/git two ways: git over SSH as user `git` (git-shell, keys only),
 # and read-only `git daemon` on port 9418. It is also the scenarios' ACME CA: Debian's pebble (Let's Encrypt's
 # RFC 8555 test server) with its directory at https://acme:14000/dir, its management API (roots) on 15000, and
-# HTTP-01 validation on port 80 of the names, as a real CA does.
+# HTTP-01 validation on port 80 of the names, as a real CA does. testssl.sh scans the sites from here, as a client.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends openssh-server git pebble openssl >/dev/null
+apt-get install -y -qq --no-install-recommends openssh-server git pebble openssl testssl.sh >/dev/null
 useradd --system --home-dir /srv/git --shell /usr/bin/git-shell --create-home git
 install -d -o git -g git -m 0700 /srv/git/.ssh
 install -o git -g git -m 0600 /dev/null /srv/git/.ssh/authorized_keys

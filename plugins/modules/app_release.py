@@ -191,6 +191,12 @@ options:
     description: How many good releases to keep (failed ones never count; live and previous are never removed).
     type: int
     default: 5
+  min_free_mb:
+    description:
+      - A build is refused, before anything is made, while the filesystem that holds O(root) has fewer megabytes
+        free; 0 to build whatever is free.
+    type: int
+    default: 0
   commands:
     description:
       - Shell commands run in a new release after its tests, as O(run_user) with the app's environment file
@@ -778,8 +784,22 @@ class Release:
 
     # --- building -------------------------------------------------------------------------------------------
 
+    def free_space(self):
+        """(megabytes free to this user, the mount point) of the filesystem that holds the app root."""
+        stats = os.statvfs(self.root)
+        mount = Path(self.root).resolve()
+        while not os.path.ismount(mount):
+            mount = mount.parent
+        return stats.f_bavail * stats.f_frsize // 2**20, str(mount)
+
     def build(self):
         commit = self.result["commit"]
+        self.step = "Check the free space for the release"
+        free, mount = self.free_space()
+        if free < self.p["min_free_mb"]:
+            raise StepFailed(self.step, f"only {free} MB free on {mount} (the filesystem of {self.root}), fewer than "
+                                        f"python_app_min_free_mb ({self.p['min_free_mb']} MB): free some space there "
+                                        "(old releases go with python_app_keep_releases); nothing was built.")
         release_id = f"{utc_now().strftime('%Y%m%dT%H%M%SZ')}-{commit[:10]}"
         folder = self.root / "releases" / release_id
         self.step = "Create the release folder"
@@ -1143,6 +1163,9 @@ class Release:
         output = failure.output.strip()
         if len(output) > 2000:
             output = output[:1997] + "..."
+        if "No space left on device" in output and self.root.is_dir():
+            free, mount = self.free_space()
+            output = f"The disk is full: {mount} (the filesystem of {self.root}) has {free} MB free. {output}"
         self.give_back_lock()
         self.module.fail_json(msg=f'Deploy of {self.p["version"]} failed at "{failure.step}"{where}; {outcome}. '
                                   f"{output}".strip(), step=failure.step, phases=self.phases, **self.result)
@@ -1182,6 +1205,7 @@ def main():
             "stop_old": {"type": "bool", "default": True},
             "drain_seconds": {"type": "int", "default": 3},
             "keep_releases": {"type": "int", "default": 5},
+            "min_free_mb": {"type": "int", "default": 0},
             "live_failed": {"type": "str", "default": ""},
             "release": {"type": "str", "default": ""},
             "commands": {"type": "list", "elements": "str", "default": []},

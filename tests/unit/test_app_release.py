@@ -515,3 +515,33 @@ def test_a_release_with_nothing_to_install_says_what_it_looked_for(root, repo):
     tag_with(repo, "v-bare", {"check.sh": "true\n"})
     failed = run(root, repo, "built", version="v-bare")
     assert failed["failed"] and "no uv.lock, requirements.txt, pyproject.toml or setup.py" in failed["msg"], failed
+
+
+def test_a_disk_short_of_the_minimum_refuses_the_build_naming_it_and_the_live_release_stays(root, repo):
+    run(root, repo, "built")
+    run(root, repo, "live")
+    before = live(root)
+    refused = run(root, repo, "built", version="v2-broken", min_free_mb=2**40)  # a megabyte short of an exabyte
+    assert refused["failed"] and refused["msg"].startswith('Deploy of v2-broken failed at "Check the free space'), \
+        refused["msg"]
+    assert f"(the filesystem of {root}), fewer than python_app_min_free_mb (1099511627776 MB)" in refused["msg"]
+    assert "nothing live changed" in refused["msg"]
+    assert live(root) == before and [p.name for p in (root / "releases").iterdir()] == [before]
+    assert not (root / "deploy.lock").exists()
+    assert run(root, repo, "built", version="v2-broken", min_free_mb=1)["step"] == \
+        "Run the app's tests in the new release (nothing live has changed yet)"  # room enough: it builds
+
+
+def test_a_disk_that_fills_up_during_the_build_is_named_and_nothing_half_built_counts(root, repo):
+    run(root, repo, "built")
+    run(root, repo, "live")
+    before = live(root)
+    full = run(root, repo, "built", version="v2-broken",
+               test_command="echo 'write error: No space left on device' >&2; exit 1")
+    assert full["failed"] and "The disk is full: " in full["msg"], full["msg"]
+    assert f"(the filesystem of {root}) has " in full["msg"]
+    assert live(root) == before
+    statuses = {p.name: (p / ".webstack-status").read_text() for p in (root / "releases").iterdir()
+                if p.name != before}
+    assert list(statuses.values()) == [
+        "failed: Run the app's tests in the new release (nothing live has changed yet)\n"]

@@ -80,8 +80,10 @@ def run_playbook(inventory, ephemeral_dir):
     if (ephemeral_dir / "ansible.cfg").exists():
         env["ANSIBLE_CONFIG"] = str(ephemeral_dir / "ansible.cfg")
 
-    def run(playbook, *, limit=None, extra_vars=None, verbosity=0, tags=None):
+    def run(playbook, *, limit=None, extra_vars=None, verbosity=0, tags=None, more_inventory=None):
         argv = ["ansible-playbook", "-i", inventory, str(playbook)] + (["-" + "v" * verbosity] if verbosity else [])
+        if more_inventory:
+            argv += ["-i", str(more_inventory)]
         if limit:
             argv += ["--limit", limit]
         if tags:

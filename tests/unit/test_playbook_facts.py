@@ -14,10 +14,10 @@ FACTS = ROOT / "playbooks" / "facts.yml"
 @pytest.fixture
 def facts(tmp_path):
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text(json.dumps({"web": {"hosts": {"web1": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
+    hosts = {"web1": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}
 
-    def run(**extra_vars):
+    def run(more_hosts=None, **extra_vars):
+        inventory.write_text(json.dumps({"web": {"hosts": {**hosts, **(more_hosts or {})}}}))
         # The network's facts only, as deploy.yml gathers them: a second, not ten.
         extra_vars = {"__webstack_facts_subset": ["!all", "!min", "network"], **extra_vars}
         proc = subprocess.run(
@@ -39,3 +39,20 @@ def test_the_inventory_private_address_is_taken_first(facts):
     rc, output = facts(ansible_default_ipv4={}, webstack_private_address="192.0.2.10")
     assert rc == 0, output
 
+
+# A second web host whose facts cannot be read (its Python is missing), as a host that is down looks by then.
+SILENT = {"web2": {"ansible_connection": "local", "ansible_python_interpreter": "/nonexistent/python3"}}
+
+
+def test_a_host_that_does_not_answer_stops_the_run_naming_it_and_the_limit_that_leaves_it_out(facts):
+    rc, output = facts(more_hosts=SILENT)
+    assert rc != 0
+    assert "web2 did not answer (unreachable, or its facts could not be read): nothing was changed on any host. " \
+        "Bring it back, or leave it out of this run with --limit 'all:!web2'" in output, output
+    assert "web1                       : ok=" in output  # web1 answered; the stop came from the check
+
+
+def test_check_yml_goes_on_past_a_host_that_does_not_answer(facts):
+    rc, output = facts(more_hosts=SILENT, __webstack_facts_all_needed=False)
+    assert "did not answer" not in output
+    assert "Take the inventory's private address" in output and "ok: [web1]" in output, output

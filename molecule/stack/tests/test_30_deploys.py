@@ -74,6 +74,18 @@ def worker_cwd(worker):
     return worker.check_output(f"runuser -u deploy -- readlink /proc/{pid}/cwd")
 
 
+def test_a_web_host_that_does_not_answer_stops_the_deploy_before_any_change(webs, worker, run_playbook, tmp_path):
+    absent = tmp_path / "absent.yml"  # a third web host whose container does not exist
+    absent.write_text("web:\n  hosts:\n    stack-web9:\n      ansible_connection: docker\n")
+    before = [releases(host) for host in (*webs, worker)]
+    rc, output = run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.1.0"},
+                              more_inventory=absent)
+    assert rc != 0
+    assert "stack-web9 did not answer (unreachable, or its facts could not be read): nothing was changed on any " \
+        "host. Bring it back, or leave it out of this run with --limit 'all:!stack-web9'" in output, output[-3000:]
+    assert [releases(host) for host in (*webs, worker)] == before
+
+
 def test_deploy_ships_a_new_version_everywhere_with_no_failed_request(lb, webs, worker, run_playbook):
     rc, output, result = under_load(
         lambda: run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.1.0"}),

@@ -2,10 +2,15 @@
 and each host's firewall. The broker's, the database's and the workers' own behaviour is the background
 scenario's (it runs in `make test`)."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from estate import address, connect, env_value, fetch, get_host, health, listening, post_job, sql, wait_for_job
-from stack import WEB, WORKER
+from stack import LB, LB2, WEB, WORKER
+
+SCENARIO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("name", WEB)
@@ -51,3 +56,18 @@ def test_each_firewall_opens_what_its_host_serves_and_only_to_whom_it_serves(lb,
     assert connect(lb, webs[0], 443) == "open"
     assert listening(worker, 22) and connect(lb, worker, 22) == "open"
     assert connect(lb, worker, 5555) == "dropped"
+
+
+def test_status_tells_each_hosts_release_health_programs_and_certificate_and_changes_nothing(run_playbook):
+    rc, output = run_playbook(SCENARIO / "status.yml")
+    assert rc == 0, output[-3000:]
+    table = " ".join(output.split())  # as read, whatever the callback folds
+    for name in WEB:
+        assert re.search(rf"{name}: live v1\.0\.0 \(release \d{{8}}T\d{{6}}Z-[0-9a-f]{{10}}, since ", table), table
+        assert f"{name}: health OK (/healthz answered 200: " in table
+        assert re.search(rf"{name}: webapp-(blue|green) RUNNING pid \d+, uptime ", table)
+    assert f"{WORKER}: health - (serves nothing here); disk " in table
+    assert re.search(rf"{WORKER}: \S*celery\S* RUNNING pid ", table), table
+    for name in (LB, LB2):
+        assert f"{name}: certificate webapp: " in table
+    assert set(re.findall(r"changed=(\d+)", output)) == {"0"}, output[-3000:]

@@ -71,3 +71,23 @@ def test_status_tells_each_hosts_release_health_programs_and_certificate_and_cha
     for name in (LB, LB2):
         assert f"{name}: certificate webapp: " in table
     assert set(re.findall(r"changed=(\d+)", output)) == {"0"}, output[-3000:]
+
+
+def statuses(web, path, count):
+    """The status of `count` GETs of `path` through the web host's nginx, each on a new connection."""
+    out = web.check_output(f"for i in $(seq {count}); do curl -sk -o /dev/null -w '%{{http_code}}\\n' "
+                           f"https://localhost{path}; done")
+    return out.split()
+
+
+def test_the_app_answers_at_once_after_the_database_restarted_and_a_task_is_done_once(webs, data):
+    job = post_job(webs[0], "before-the-restart", delay=0)
+    assert wait_for_job(webs[0], job["id"])["status"] == "done"
+    for web in webs:  # every app process holds pooled connections to the database
+        assert set(statuses(web, f"/jobs/{job['id']}", 20)) == {"200"}
+    data.check_output("systemctl restart postgresql")
+    for web in webs:  # the pooled connections died with the server: each is tested before use (pool_pre_ping)
+        assert set(statuses(web, f"/jobs/{job['id']}", 20)) == {"200"}
+    after = post_job(webs[1], "after-the-restart", delay=0)
+    assert wait_for_job(webs[1], after["id"])["status"] == "done"
+    assert sql(data, "SELECT runs FROM job WHERE key = 'after-the-restart'") == [["1"]]

@@ -123,7 +123,7 @@ def programs(module):
     supervisorctl = module.get_bin_path("supervisorctl")
     if not supervisorctl:
         return []
-    _, out, _ = module.run_command([supervisorctl, "status"])
+    out = module.run_command([supervisorctl, "status"])[1]  # exits 3 while a program is stopped
     found = []
     for line in out.splitlines():
         parts = line.split(None, 2)
@@ -172,12 +172,14 @@ def main():
     if not root.is_dir():
         module.fail_json(msg=f"{root} does not exist: the app was never deployed on this host (run site.yml)")
     owner = root / "deploy.lock" / "owner"
+    lock = owner.read_text().strip() if owner.exists() else ""
+    if not lock and owner.parent.exists():
+        lock = "held, owner unknown"
     result = {
         "changed": False,
         "live": release(root / "current"),
         "previous": release(root / "previous"),
-        "lock": owner.read_text().strip() if owner.exists() else ("held, owner unknown" if owner.parent.exists()
-                                                                    else ""),
+        "lock": lock,
         "disk": free_space(root),
         "programs": programs(module),
         "health": health(module, root, module.params["health_path"], module.params["protocol"],

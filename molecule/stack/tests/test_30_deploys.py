@@ -81,8 +81,9 @@ def test_a_web_host_that_does_not_answer_stops_the_deploy_before_any_change(webs
     rc, output = run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.1.0"},
                               more_inventory=absent)
     assert rc != 0
+    said = " ".join(output.replace("''", "'").split())  # as read: the YAML callback folds and quotes the message
     assert "stack-web9 did not answer (unreachable, or its facts could not be read): nothing was changed on any " \
-        "host. Bring it back, or leave it out of this run with --limit 'all:!stack-web9'" in output, output[-3000:]
+        "host. Bring it back, or leave it out of this run with --limit 'all:!stack-web9'" in said, output[-3000:]
     assert [releases(host) for host in (*webs, worker)] == before
 
 

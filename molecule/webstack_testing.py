@@ -14,6 +14,12 @@ import paramiko
 from cryptography import x509
 
 
+def as_printed(output):
+    """Ansible's output as one reads it: the scenarios' YAML result format folds a long string over lines and doubles
+    the single quotes in it; runs of whitespace become one space, '' becomes '."""
+    return " ".join(output.replace("''", "'").split())
+
+
 def app_log(host):
     """The supervisor log of the app server's live colour: its own output, and its access lines when it logs them."""
     slot = host.file("/srv/webapp/run/live.sock").linked_to.rsplit("/", 1)[1].removesuffix(".sock")

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from acme_checks import serial, state
-from webstack_testing import Load, acme_all_due, dns_names, served_certificate
+from webstack_testing import Load, acme_all_due, as_printed, dns_names, served_certificate
 
 CONVERGE = Path(__file__).resolve().parents[2] / "shared" / "converge-proxy.yml"
 SUMMARY = Path(__file__).resolve().parents[3] / "playbooks" / "summary.yml"
@@ -97,7 +97,7 @@ def test_the_playbooks_summary_shows_the_certificate_and_its_last_renewal(host, 
     assert rc == 0, output[-3000:]
     now = state(host)
     cert, last = now["certificate"], now["last_renewal"]
-    summary = " ".join(output.split())  # as read, whatever the callback folds
+    summary = as_printed(output)
     assert (f"{name}: certificate webapp for {', '.join(cert['names'])}, serial {cert['serial']}, expires "
             f"{cert['not_after']}; last renewal {last['result'].upper()} at {last['time']}") in summary, output[-3000:]
 

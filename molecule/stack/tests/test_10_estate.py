@@ -9,6 +9,7 @@ import pytest
 
 from estate import address, connect, env_value, fetch, get_host, health, listening, post_job, sql, wait_for_job
 from stack import LB, LB2, WEB, WORKER
+from webstack_testing import as_printed
 
 SCENARIO = Path(__file__).resolve().parent.parent
 
@@ -61,7 +62,7 @@ def test_each_firewall_opens_what_its_host_serves_and_only_to_whom_it_serves(lb,
 def test_status_tells_each_hosts_release_health_programs_and_certificate_and_changes_nothing(run_playbook):
     rc, output = run_playbook(SCENARIO / "status.yml")
     assert rc == 0, output[-3000:]
-    table = " ".join(output.split())  # as read, whatever the callback folds
+    table = as_printed(output)
     for name in WEB:
         assert re.search(rf"{name}: live v1\.0\.0 \(release \d{{8}}T\d{{6}}Z-[0-9a-f]{{10}}, since ", table), table
         assert f"{name}: health OK (/healthz answered 200: " in table

@@ -10,7 +10,7 @@ from estate import (
     ROOT, app_server, health, live_colour, live_release, post_job, running_colours, wait_for_job, worker_pids,
 )
 from stack import LB
-from webstack_testing import Load, wait_out_fail_window
+from webstack_testing import Load, as_printed, wait_out_fail_window
 
 SCENARIO = Path(__file__).resolve().parent.parent
 # Inside the load balancer's container, to its own HTTPS port: about 150 requests a second (each on a new TLS
@@ -81,7 +81,7 @@ def test_a_web_host_that_does_not_answer_stops_the_deploy_before_any_change(webs
     rc, output = run_playbook(SCENARIO / "deploy.yml", extra_vars={"python_app_version": "v1.1.0"},
                               more_inventory=absent)
     assert rc != 0
-    said = " ".join(output.replace("''", "'").split())  # as read: the YAML callback folds and quotes the message
+    said = as_printed(output)
     assert "stack-web9 did not answer (unreachable, or its facts could not be read): nothing was changed on any " \
         "host. Bring it back, or leave it out of this run with --limit 'all:!stack-web9'" in said, output[-3000:]
     assert [releases(host) for host in (*webs, worker)] == before
@@ -153,7 +153,7 @@ def test_site_again_on_a_built_estate_changes_and_restarts_nothing(webs, worker,
     recap = re.findall(r"^(stack-\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.MULTILINE)
     assert len(recap) == 6 and all(changed == "0" for _, changed in recap), recap
     # The summary shows each load balancer's certificate and its last renewal.
-    summary = " ".join(output.split())
+    summary = as_printed(output)
     for lb in ("stack-lb", "stack-lb2"):
         assert f"{lb}: certificate webapp for www.stack.webstack.test, serial" in summary, output[-4000:]
     assert "last renewal RENEWED" in summary

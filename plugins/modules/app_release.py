@@ -381,6 +381,8 @@ from pathlib import Path
 from ansible.module_utils.basic import AnsibleModule
 
 SLOTS = ("blue", "green")
+# The PATH the module's commands run with.
+SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin"
 # The files a release names its Python in (Heroku's, then pyenv's and uv's), the first found wins.
 PYTHON_PINS = ("runtime.txt", ".python-version")
 HISTORY_HEADER = "# release\tcommit\tversion\ttime\tby\tresult\n"
@@ -544,7 +546,7 @@ class Release:
         fails the step with what the command printed."""
         user = user or self.p["user"]
         account = pwd.getpwnam(user)
-        environ = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": account.pw_dir,
+        environ = {"PATH": SEARCH_PATH, "LANG": "C.UTF-8", "HOME": account.pw_dir,
                    "USER": user, "LOGNAME": user}
         environ.update(env or {})
         proc = subprocess.run(argv, cwd=cwd, env=environ, shell=shell, capture_output=True, text=True,
@@ -816,6 +818,9 @@ class Release:
 
         started = time.monotonic()
         uv, build_env = self.p["uv"], {k: str(v) for k, v in self.p["build_env"].items()}
+        if uv and not os.access(uv, os.X_OK):
+            self.module.warn(f"{uv} is missing (site.yml installs it): this release is built with pip")
+            uv = ""
         self.step = "Build the release virtualenv"
         venv = [uv, "venv", "--quiet", "--python", self.p["python"], ".venv"] if uv \
             else [self.p["python"], "-m", "venv", ".venv"]
@@ -1084,6 +1089,9 @@ class Release:
             return
 
     def built(self):
+        if not shutil.which("git", path=SEARCH_PATH):
+            raise StepFailed("Mirror the app repository", "git is not installed on this host: run site.yml (the "
+                                                          "python_app role installs what releases are built with)")
         self.read_state(fetch=True)
         self.target = self.choose_target()
         if self.live_differs and not self.target:

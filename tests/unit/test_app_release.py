@@ -545,3 +545,23 @@ def test_a_disk_that_fills_up_during_the_build_is_named_and_nothing_half_built_c
                 if p.name != before}
     assert list(statuses.values()) == [
         "failed: Run the app's tests in the new release (nothing live has changed yet)\n"]
+
+
+def test_a_host_whose_uv_is_missing_builds_with_pip_and_says_so(root, repo):
+    # deploy.yml builds without site.yml's install steps: a uv that is not there (site.yml fell back to pip) is no
+    # reason to stop.
+    missing = root.parent / "tools" / "bin" / "uv"
+    built = run(root, repo, "built", uv=str(missing))
+    assert built["built"] and (root / "releases" / built["release"] / ".venv" / "bin" / "pip").exists(), built
+    assert f"{missing} is missing (site.yml installs it): this release is built with pip" in json.dumps(
+        built.get("warnings")), built
+
+
+def test_a_host_without_git_stops_before_anything_is_made_naming_site_yml(root, repo, monkeypatch):
+    monkeypatch.setattr(app_release, "SEARCH_PATH", str(root.parent / "no-tools-here"))
+    release = app_release.Release(Host(root))
+    with pytest.raises(app_release.StepFailed) as failed:
+        release.built()
+    assert failed.value.step == "Mirror the app repository"
+    assert failed.value.output.startswith("git is not installed on this host: run site.yml"), failed.value.output
+    assert not (root / "repo.git").exists() and not list((root / "releases").glob("*"))

@@ -557,7 +557,7 @@ def test_a_host_whose_uv_is_missing_builds_with_pip_and_says_so(root, repo):
         built.get("warnings")), built
 
 
-def test_a_host_without_git_stops_before_anything_is_made_naming_site_yml(root, repo, monkeypatch):
+def test_a_host_without_git_stops_before_fetching_naming_site_yml(root, repo, monkeypatch):
     monkeypatch.setattr(app_release, "SEARCH_PATH", str(root.parent / "no-tools-here"))
     release = app_release.Release(Host(root))
     with pytest.raises(app_release.StepFailed) as failed:

@@ -174,14 +174,14 @@ ARGUMENT_SPEC = {
 def problems(params):
     """What in the entries cannot be done, found before anything changes."""
     found = []
-    for section in ("directories", "files", "lines", "absent"):
+    for section in ("directories", "files", "lines", "modes", "absent"):
         for entry in params[section]:
             path = entry if section == "absent" else entry["path"]
             if not os.path.isabs(path):
                 found.append(f"{section}: {path} is not an absolute path")
-    for entry in params["modes"]:
-        if not os.path.isabs(entry["path"]):
-            found.append(f"modes: {entry['path']} is not an absolute path")
+    for entry in params["directories"]:
+        if os.path.lexists(entry["path"]) and not os.path.isdir(entry["path"]):
+            found.append(f"directories: {entry['path']} exists and is not a folder")
     made = {entry["path"] for entry in params["directories"]}
     for entry in params["files"]:
         folder = os.path.dirname(entry["path"])
@@ -243,9 +243,9 @@ class Files:
                                "after": after or ""})
 
     def attributes(self, path, owner=None, group=None, mode=None):
-        """Set what is given of owner, group and mode; in check mode on a path not made yet, count it changed."""
+        """Set what is given of owner, group and mode (in check mode, a path not made yet was noted already)."""
         if self.module.check_mode and not os.path.lexists(path):
-            return True
+            return
         diff = {"before": {}, "after": {}}
         changed = False
         if owner is not None:
@@ -257,13 +257,10 @@ class Files:
         if changed:
             self.note(path, "".join(f"{key}: {value}\n" for key, value in sorted(diff["before"].items())),
                       "".join(f"{key}: {value}\n" for key, value in sorted(diff["after"].items())))
-        return changed
 
     def directory(self, entry):
         path = entry["path"]
         if not os.path.isdir(path):
-            if os.path.lexists(path):
-                self.module.fail_json(msg=f"{path} exists and is not a folder", changed_paths=self.changed_paths)
             self.note(path, "(absent)\n", "(folder)\n")
             if not self.module.check_mode:
                 os.makedirs(path)

@@ -90,14 +90,16 @@ def test_bad_entries_stop_the_call_before_anything_changes(tmp_path):
     banner = tmp_path / "issue"
     banner.write_text("old\n")
     (tmp_path / "folder").mkdir()
-    result = run(files=[{"path": str(banner), "content": "new\n", "mode": "0644"},
+    result = run(directories=[{"path": str(banner), "mode": "0755"}],
+                 files=[{"path": str(banner), "content": "new\n", "mode": "0644"},
                         {"path": str(tmp_path / "nowhere" / "file"), "content": "x", "mode": "0644"}],
                  lines=[{"path": str(tmp_path / "debsums"), "regexp": "^CRON_CHECK=", "line": "CRON_CHECK=weekly"},
                         {"path": str(banner), "regexp": "^(unclosed", "line": "x"}],
                  absent=[str(tmp_path / "folder")])
     assert result["failed"] is True
     assert result["changed_paths"] == []
-    for part in (f"the folder of {tmp_path}/nowhere/file does not exist",
+    for part in (f"directories: {banner} exists and is not a folder",
+                 f"the folder of {tmp_path}/nowhere/file does not exist",
                  f"lines: {tmp_path}/debsums does not exist",
                  "the regexp '^(unclosed' for",
                  f"absent: {tmp_path}/folder is a folder"):

@@ -46,7 +46,7 @@ lint: venv link ## yamllint and ansible-lint (production profile)
 	ansible-lint
 
 unit: venv link ## Unit tests: contracts of the roles, the harness, the reference app
-	pytest tests/unit
+	pytest -n 2 tests/unit
 
 sanity: venv ## ansible-test sanity on the collection's plugins (a copy under .cache/sanity)
 	tests/harness/sanity.sh

@@ -1,3 +1,4 @@
+import fcntl
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,12 @@ def app_python():
     """A virtualenv with the app's pinned requirements (made once, kept in .cache)."""
     python = APP_VENV / "bin" / "python"
     stamp = APP_VENV / ".requirements"
-    if not stamp.exists() or stamp.read_text() != REQUIREMENTS.read_text():
-        subprocess.run([sys.executable, "-m", "venv", str(APP_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
-        stamp.write_text(REQUIREMENTS.read_text())
+    APP_VENV.parent.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist's workers each ask for it: the first makes it, the others wait for the lock, then find it made.
+    with open(APP_VENV.parent / "app-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != REQUIREMENTS.read_text():
+            subprocess.run([sys.executable, "-m", "venv", str(APP_VENV)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
+            stamp.write_text(REQUIREMENTS.read_text())
     return str(python)

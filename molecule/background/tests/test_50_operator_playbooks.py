@@ -1,0 +1,92 @@
+"""The operator's playbooks against the built estate: run (a one-off command in the live release) and releases (every
+app host's history, newest first)."""
+
+import re
+from pathlib import Path
+
+from background import DATA, WEB, WORKER, WORKERS
+from estate import ROOT
+from webstack_testing import as_printed
+
+PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
+RUN = PLAYBOOKS / "run.yml"
+RELEASES = PLAYBOOKS / "releases.yml"
+SECRET_KEY = "bg-test-secret-93c1a7"  # the scenario's python_app_secrets
+
+
+def test_run_prints_an_app_command_s_output_as_the_app_user_in_the_live_release_without_the_secrets(web1,
+                                                                                                   run_playbook):
+    command = ("flask --app wsgi:app routes; id -un; pwd -P; test -n \"$SECRET_KEY\" && echo secret-key-set; "
+               "echo \"instance=$WEBAPP_INSTANCE_PATH\"; echo on-stderr >&2")
+    # -v prints each task's arguments and result: the secret must not be among them either.
+    rc, output = run_playbook(RUN, extra_vars={"cmd": command}, verbosity=1)
+    assert rc == 0, output[-3000:]
+    printed = as_printed(output)
+    live = web1.check_output(f"readlink -f {ROOT}/current")
+    assert f"{WEB} $ flask --app wsgi:app routes;" in printed
+    for seen in ("main.healthz GET /healthz", " deploy ", f" {live} ", "secret-key-set",
+                 "instance=/srv/webapp/shared/instance", "on-stderr", "exit status 0"):
+        assert seen in printed, (seen, printed[-3000:])
+    assert SECRET_KEY not in output
+
+
+def test_run_on_another_app_host_fails_as_its_command_does(run_playbook):
+    rc, output = run_playbook(RUN, extra_vars={"cmd": "echo about-to-fail; exit 3", "run_host": WORKER})
+    assert rc != 0
+    printed = as_printed(output)
+    for seen in (f"{WORKER} $ echo about-to-fail; exit 3", "- about-to-fail", "exit status 3",
+                 f"The command exited with status 3 on {WORKER}"):
+        assert seen in printed, (seen, printed[-3000:])
+
+
+def test_run_without_a_command_or_on_a_host_that_is_no_app_host_runs_nothing(run_playbook):
+    rc, output = run_playbook(RUN, extra_vars={"run_host": DATA})
+    assert rc != 0
+    printed = as_printed(output)
+    assert "Nothing ran: give the command with -e cmd=" in printed, printed[-3000:]
+    assert f"run_host is {DATA}, not a host of group web or worker" in printed
+    assert "Gather the facts" not in output and "Run it as the app's user" not in output
+
+
+def history(host):
+    """The host's history.tsv rows: release, commit, version, time, by, result."""
+    lines = host.file(f"{ROOT}/history.tsv").content_string.splitlines()
+    return [line.split("\t") for line in lines if line and not line.startswith("#")]
+
+
+def as_row(host_name, row):
+    release, commit, version, time, by, result = row
+    return " ".join([time[:19] + "Z", host_name, version, commit[:10], by, release, result])
+
+
+def test_releases_shows_each_host_s_newest_history_lines_newest_first_and_changes_nothing(workers, run_playbook):
+    rows = {host.backend.get_hostname(): history(host) for host in workers}
+    assert all(len(lines) >= 2 for lines in rows.values()), rows  # built, then deployed, at least
+    rc, output = run_playbook(RELEASES, extra_vars={"releases_lines": 1})
+    assert rc == 0, output[-3000:]
+    table = as_printed(output)
+    assert "time (UTC) host version commit by release result" in table, table[-3000:]
+    for name in WORKERS:
+        assert as_row(name, rows[name][-1]) in table, (as_row(name, rows[name][-1]), table[-3000:])
+        assert as_row(name, rows[name][-2]) not in table  # older than the one line asked for
+    shown = sorted(((rows[name][-1][3], as_row(name, rows[name][-1])) for name in WORKERS), reverse=True)
+    positions = [table.index(row) for _, row in shown]
+    assert positions == sorted(positions), shown
+    assert set(re.findall(r"changed=(\d+)", output)) == {"0"}
+
+
+def test_releases_shows_twenty_lines_of_each_host_unless_told(workers, run_playbook):
+    rows = {host.backend.get_hostname(): history(host) for host in workers}
+    rc, output = run_playbook(RELEASES)
+    assert rc == 0, output[-3000:]
+    table = as_printed(output)
+    for name in WORKERS:
+        for row in rows[name][-20:]:
+            assert as_row(name, row) in table, (as_row(name, row), table[-3000:])
+
+
+def test_releases_refuses_a_number_of_lines_that_is_not_one_before_reading_anything(run_playbook):
+    rc, output = run_playbook(RELEASES, extra_vars={"releases_lines": "0"})
+    assert rc != 0
+    assert "releases_lines is 0: give a positive whole number of lines" in as_printed(output)
+    assert "Read the history" not in output

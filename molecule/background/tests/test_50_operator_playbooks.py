@@ -1,7 +1,8 @@
-"""The operator's playbooks against the built estate: run (a one-off command in the live release) and releases (every
-app host's history, newest first)."""
+"""The operator's playbooks against the built estate: run (a one-off command in the live release), releases (every
+app host's history, newest first) and logs (the newest lines of every host's logs)."""
 
 import re
+import uuid
 from pathlib import Path
 
 from background import DATA, WEB, WORKER, WORKERS
@@ -11,6 +12,7 @@ from webstack_testing import as_printed
 PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
 RUN = PLAYBOOKS / "run.yml"
 RELEASES = PLAYBOOKS / "releases.yml"
+LOGS = PLAYBOOKS / "logs.yml"
 SECRET_KEY = "bg-test-secret-93c1a7"  # the scenario's python_app_secrets
 
 
@@ -90,3 +92,51 @@ def test_releases_refuses_a_number_of_lines_that_is_not_one_before_reading_anyth
     assert rc != 0
     assert "releases_lines is 0: give a positive whole number of lines" in as_printed(output)
     assert "Read the history" not in output
+
+
+def test_logs_shows_a_request_just_made_with_its_path_prefixed_by_host_and_file(web1, run_playbook):
+    marker = uuid.uuid4().hex
+    for n in range(3):  # through nginx to the app, which answers 404; a request the pattern leaves out after each
+        web1.run(f"curl -sk -o /dev/null https://127.0.0.1/logs-test/{marker}/{n} https://127.0.0.1/logs-test/{n}")
+    rc, output = run_playbook(LOGS, extra_vars={"logs_group": "web", "logs_of": "access,error",
+                                                "logs_grep": marker, "logs_lines": 2})
+    assert rc == 0, output[-3000:]
+    printed = as_printed(output)
+    # Only the newest two of the three, each with its host and file, and the note that older ones were left out.
+    shown = re.findall(rf'- (\S+) (\S+) \| \S+ - - \[[^]]+\] "GET /logs-test/{marker}/(\d) HTTP/[0-9.]+" (\d+)', printed)
+    assert shown == [(WEB, "nginx/access.log", "1", "404"), (WEB, "nginx/access.log", "2", "404")], printed[-3000:]
+    assert f"{WEB} nginx/access.log | (older lines left out: logs_lines=2)" in printed
+    assert set(re.findall(r"changed=(\d+)", output)) == {"0"}
+
+
+def test_logs_shows_each_worker_host_s_newest_worker_lines_as_they_are_on_the_host(workers, run_playbook):
+    rc, output = run_playbook(LOGS, extra_vars={"logs_group": "worker", "logs_of": ["workers"], "logs_lines": 3,
+                                                "logs_since": "7d"})
+    assert rc == 0, output[-3000:]
+    printed = as_printed(output)
+    for host in workers:
+        name = host.backend.get_hostname()
+        files = host.check_output("ls /var/log/supervisor/webapp-celery-*.log").split()
+        assert files, name
+        for path in files:
+            newest = host.check_output(f"tail -n 3 {path}").splitlines()
+            for line in newest:
+                shown = " ".join(f"{name} {path[len('/var/log/'):]} | {line}".split())
+                assert shown in printed, (shown, printed[-3000:])
+    assert "nginx/" not in printed and "webapp-blue" not in printed and "webapp-green" not in printed
+
+
+def test_logs_refuses_unknown_hosts_logs_times_and_patterns_before_reading_anything(run_playbook):
+    rc, output = run_playbook(LOGS, extra_vars={"logs_group": "web:nosuch", "logs_of": "app,mail",
+                                                "logs_lines": "-1"})
+    assert rc != 0
+    printed = as_printed(output)
+    for seen in ("Nothing was read: logs_group names nosuch, neither a group nor a host of the inventory",
+                 "logs_of is app,mail: give any of app, workers, access, error",
+                 "logs_lines is -1: give a positive whole number of lines"):
+        assert seen in printed, (seen, printed[-3000:])
+    for extra_vars, seen in (({"logs_since": "yesterday"}, "since is 'yesterday': give a time ago"),
+                             ({"logs_grep": "(unclosed"}, "grep is '(unclosed', not a regular expression")):
+        rc, output = run_playbook(LOGS, extra_vars=extra_vars)
+        assert rc != 0 and seen in as_printed(output), output[-3000:]
+        assert "Read the newest lines" not in output

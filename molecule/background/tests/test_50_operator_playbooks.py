@@ -1,5 +1,6 @@
 """The operator's playbooks against the built estate: run (a one-off command in the live release), releases (every
-app host's history, newest first) and logs (the newest lines of every host's logs)."""
+app host's history, newest first), logs (the newest lines of every host's logs) and maintenance (the page on and
+off)."""
 
 import re
 import uuid
@@ -13,6 +14,7 @@ PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
 RUN = PLAYBOOKS / "run.yml"
 RELEASES = PLAYBOOKS / "releases.yml"
 LOGS = PLAYBOOKS / "logs.yml"
+MAINTENANCE = PLAYBOOKS / "maintenance.yml"
 SECRET_KEY = "bg-test-secret-93c1a7"  # the scenario's python_app_secrets
 
 
@@ -103,7 +105,8 @@ def test_logs_shows_a_request_just_made_with_its_path_prefixed_by_host_and_file(
     assert rc == 0, output[-3000:]
     printed = as_printed(output)
     # Only the newest two of the three, each with its host and file, and the note that older ones were left out.
-    shown = re.findall(rf'- (\S+) (\S+) \| \S+ - - \[[^]]+\] "GET /logs-test/{marker}/(\d) HTTP/[0-9.]+" (\d+)', printed)
+    shown = re.findall(rf'- (\S+) (\S+) \| \S+ - - \[[^]]+\] "GET /logs-test/{marker}/(\d) HTTP/[0-9.]+" (\d+)',
+                       printed)
     assert shown == [(WEB, "nginx/access.log", "1", "404"), (WEB, "nginx/access.log", "2", "404")], printed[-3000:]
     assert f"{WEB} nginx/access.log | (older lines left out: logs_lines=2)" in printed
     assert set(re.findall(r"changed=(\d+)", output)) == {"0"}
@@ -140,3 +143,36 @@ def test_logs_refuses_unknown_hosts_logs_times_and_patterns_before_reading_anyth
         rc, output = run_playbook(LOGS, extra_vars=extra_vars)
         assert rc != 0 and seen in as_printed(output), output[-3000:]
         assert "Read the newest lines" not in output
+
+
+def answers(host, path):
+    """The status and body the web host's nginx gives for a path over HTTPS."""
+    out = host.check_output(f"curl -sk -w '\\n%{{http_code}}' https://127.0.0.1{path}")
+    body, _, status = out.rpartition("\n")
+    return int(status), body
+
+
+def test_maintenance_on_serves_the_page_but_not_on_the_health_path_and_off_brings_the_app_back(web1, run_playbook):
+    assert answers(web1, "/")[0] == 200
+    try:
+        rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "on"})
+        assert rc == 0, output[-3000:]
+        status, body = answers(web1, "/")
+        assert status == 503 and "Down for maintenance" in body, (status, body)
+        assert answers(web1, "/healthz")[0] == 200
+        assert f"{WEB}: maintenance on; / answers 503, /healthz answers 200" in as_printed(output), output[-3000:]
+        rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "on"})
+        assert rc == 0 and set(re.findall(r"changed=(\d+)", output)) == {"0"}, output[-3000:]
+    finally:
+        rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "off"})
+    assert rc == 0, output[-3000:]
+    assert answers(web1, "/")[0] == 200
+    assert f"{WEB}: maintenance off; / answers 200, /healthz answers 200" in as_printed(output), output[-3000:]
+
+
+def test_maintenance_refuses_anything_but_on_or_off_before_touching_a_host(web1, run_playbook):
+    rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "maybe"})
+    assert rc != 0
+    assert "Nothing changed: maintenance is 'maybe': give -e maintenance=on or off." in as_printed(output)
+    assert "Write or remove the maintenance flag" not in output
+    assert answers(web1, "/")[0] == 200

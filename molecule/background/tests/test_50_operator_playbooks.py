@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from background import DATA, WEB, WORKER, WORKERS
-from estate import ROOT
+from estate import ROOT, fetch
 from webstack_testing import as_printed
 
 PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
@@ -145,28 +145,21 @@ def test_logs_refuses_unknown_hosts_logs_times_and_patterns_before_reading_anyth
         assert "Read the newest lines" not in output
 
 
-def answers(host, path):
-    """The status and body the web host's nginx gives for a path over HTTPS."""
-    out = host.check_output(f"curl -sk -w '\\n%{{http_code}}' https://127.0.0.1{path}")
-    body, _, status = out.rpartition("\n")
-    return int(status), body
-
-
 def test_maintenance_on_serves_the_page_but_not_on_the_health_path_and_off_brings_the_app_back(web1, run_playbook):
-    assert answers(web1, "/")[0] == 200
+    assert fetch(web1, "/")[0] == 200
     try:
         rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "on"})
         assert rc == 0, output[-3000:]
-        status, body = answers(web1, "/")
+        status, body = fetch(web1, "/")
         assert status == 503 and "Down for maintenance" in body, (status, body)
-        assert answers(web1, "/healthz")[0] == 200
+        assert fetch(web1, "/healthz")[0] == 200
         assert f"{WEB}: maintenance on; / answers 503, /healthz answers 200" in as_printed(output), output[-3000:]
         rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "on"})
         assert rc == 0 and set(re.findall(r"changed=(\d+)", output)) == {"0"}, output[-3000:]
     finally:
         rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "off"})
     assert rc == 0, output[-3000:]
-    assert answers(web1, "/")[0] == 200
+    assert fetch(web1, "/")[0] == 200
     assert f"{WEB}: maintenance off; / answers 200, /healthz answers 200" in as_printed(output), output[-3000:]
 
 
@@ -175,4 +168,4 @@ def test_maintenance_refuses_anything_but_on_or_off_before_touching_a_host(web1,
     assert rc != 0
     assert "Nothing changed: maintenance is 'maybe': give -e maintenance=on or off." in as_printed(output)
     assert "Write or remove the maintenance flag" not in output
-    assert answers(web1, "/")[0] == 200
+    assert fetch(web1, "/")[0] == 200

@@ -1,12 +1,15 @@
 """The load balancer: HTTPS in front of both web hosts, which take plain HTTP from it alone; a drained host gets
-no new requests and comes back."""
+no new requests and comes back; the maintenance page on every front server and off again."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from estate import CURL, access_count, address, fetch, health
-from webstack_testing import Load, acme_all_due, acme_root, dns_names, served_certificate
+from webstack_testing import Load, acme_all_due, acme_root, as_printed, dns_names, served_certificate
+
+MAINTENANCE = Path(__file__).resolve().parents[3] / "playbooks" / "maintenance.yml"
 
 
 def test_the_load_balancer_serves_the_app_from_both_web_hosts(lb, webs):
@@ -134,3 +137,21 @@ def test_a_drained_web_host_gets_no_new_requests_until_it_is_put_back(lb, webs):
     for _ in range(20):
         assert health(lb)["status"] == "ok"
     assert all(access_count(web) > count for web, count in zip(webs, before))
+
+
+def test_maintenance_serves_the_page_from_every_front_server_but_not_on_the_health_path(lb, lb2, webs,
+                                                                                         run_playbook):
+    fronts = [lb, lb2, *webs]
+    try:
+        rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "on"})
+        assert rc == 0, output[-3000:]
+        for host in fronts:
+            status, body = fetch(host, "/")
+            assert status == 503 and "Down for maintenance" in body, (host.backend.get_hostname(), status, body)
+            assert health(host)["status"] == "ok"  # through a load balancer, from a web host in maintenance
+            name = host.backend.get_hostname()
+            assert f"{name}: maintenance on; / answers 503, /healthz answers 200" in as_printed(output)
+    finally:
+        rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "off"})
+    assert rc == 0, output[-3000:]
+    assert [fetch(host, "/")[0] for host in fronts] == [200] * len(fronts)

@@ -187,6 +187,25 @@ options:
         newest other good release (or none), so that neither a rollback nor the next deploy goes back to it.
     type: str
     default: ""
+  notify_url:
+    description:
+      - A URL (a webhook) POSTed a JSON object once for each deploy this call ends on this host - C(deployed),
+        C(switched) (back to a release that was live), C(restarted) (the live release with a new environment or
+        config), C(switched back) (a release that failed after its switch, and the one serving again) and
+        C(failed) (a deploy stopped, nothing live changed) - with the app, the host, the release, its version and
+        commit, who deployed and why it failed. Empty calls nothing.
+      - A webhook that fails or takes longer than O(notify_timeout) is a warning; it never fails the deploy. The URL
+        (it may hold a token) is kept out of the output.
+    type: str
+    default: ""
+  notify_timeout:
+    description: Seconds to wait for the webhook's answer.
+    type: int
+    default: 5
+  host_name:
+    description: The host's name in the webhook's body (its inventory name); empty sends the host's own name.
+    type: str
+    default: ""
   keep_releases:
     description: How many good releases to keep (failed ones never count; live and previous are never removed).
     type: int
@@ -368,6 +387,7 @@ import difflib
 import hashlib
 import json
 import os
+import platform
 import pwd
 import grp
 import re
@@ -379,6 +399,7 @@ import time
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 
 SLOTS = ("blue", "green")
 # The PATH the module's commands run with.
@@ -678,6 +699,21 @@ class Release:
             self.write_file(self.history, HISTORY_HEADER)
         with self.history.open("a") as history:
             history.write(line + "\n")
+
+    def notify(self, event, release, reason="", serving="", commit="", version=""):
+        """POST the deploy's outcome to O(notify_url); a webhook that fails is a warning, never a failure."""
+        if not self.p["notify_url"]:
+            return
+        body = {"event": event, "app": self.p["name"], "host": self.p["host_name"] or platform.node(),
+                "release": release or "", "version": version or self.version,
+                "commit": commit or self.result["commit"], "by": self.p["deployer"],
+                "time": utc_now().replace(tzinfo=None).isoformat() + "Z", "reason": reason, "serving": serving}
+        try:
+            open_url(self.p["notify_url"], data=json.dumps(body), method="POST", timeout=self.p["notify_timeout"],
+                     headers={"Content-Type": "application/json"}, http_agent="pyops.webstack app_release")
+        except Exception as error:  # noqa: BLE001 - whatever went wrong, the deploy's own outcome stands
+            self.module.warn(f"The webhook (notify_url) was not told of this {event}: {type(error).__name__}: "
+                             f"{str(error).replace(self.p['notify_url'], '<notify_url>')[:200]}")
 
     def mark(self, release, status):
         self.write_file(self.root / "releases" / release / ".webstack-status", status + "\n")
@@ -996,7 +1032,8 @@ class Release:
         if serve and self.old_slot and self.p["stop_old"]:
             self.drain_and_stop(self.old_slot, self.old_release)
 
-        if self.p["live_failed"] and self.old_release != target:
+        switched_back = self.p["live_failed"] and self.old_release != target
+        if switched_back:
             self.mark(self.old_release, f"failed: {self.p['live_failed']}")
             self.record(self.old_release, f"failed: {self.p['live_failed']}", commit=self.live.get("commit", "-"),
                         version=self.live.get("version", "-"))
@@ -1006,6 +1043,11 @@ class Release:
         # deployed: the release goes live for the first time; switched: back to one that was live (a rollback).
         result = "restarted" if target == self.old_release else "deployed" if first_time else "switched"
         self.record(target, result)
+        if switched_back:  # one call: the failed release, why, and what serves again
+            self.notify("switched back", self.old_release, reason=self.p["live_failed"], serving=target,
+                        commit=self.live.get("commit", "-"), version=self.live.get("version", "-"))
+        else:
+            self.notify(result, target, serving=target)
         self.result.update(switched=True, changed=True, result=result, release=target,
                            slot=self.new_slot if serve else "")
         self.step = "Remove old releases"
@@ -1061,6 +1103,10 @@ class Release:
             self.mark(failed, f"failed: {failure.step}")
         back = " (switched back)" if self.swapped and self.old_release else ""
         self.record(self.new_release or self.target, f"failed: {failure.step}{back}")
+        why = f"{failure.step}: {failure.output.strip()}".strip(": ")
+        self.notify("switched back" if back else "failed", self.new_release or self.target,
+                    reason=why if len(why) <= 500 else why[:497] + "...",
+                    serving=self.old_release if back or not self.swapped else "")
 
     # --- the two states -------------------------------------------------------------------------------------
 
@@ -1215,6 +1261,9 @@ def main():
             "keep_releases": {"type": "int", "default": 5},
             "min_free_mb": {"type": "int", "default": 0},
             "live_failed": {"type": "str", "default": ""},
+            "notify_url": {"type": "str", "default": "", "no_log": True},
+            "notify_timeout": {"type": "int", "default": 5},
+            "host_name": {"type": "str", "default": ""},
             "release": {"type": "str", "default": ""},
             "commands": {"type": "list", "elements": "str", "default": []},
             "run_commands": {"type": "bool", "default": True},

@@ -5,12 +5,14 @@ the python_app, background and stack scenarios test them in containers. Builds u
 (from the dev requirements) where a uv.lock is synced.
 """
 
+import http.server
 import importlib.util
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -565,3 +567,67 @@ def test_a_host_without_git_stops_before_fetching_naming_site_yml(root, repo, mo
     assert failed.value.step == "Mirror the app repository"
     assert failed.value.output.startswith("git is not installed on this host: run site.yml"), failed.value.output
     assert not (root / "repo.git").exists() and not list((root / "releases").glob("*"))
+
+
+@pytest.fixture
+def webhook():
+    """A webhook on loopback: the JSON bodies POSTed to it, in order; its URL as .url."""
+    calls = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the name http.server calls
+            length = int(self.headers["Content-Length"])
+            calls.append({"path": self.path, "type": self.headers["Content-Type"],
+                          "body": json.loads(self.rfile.read(length))})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):  # noqa: ARG002 - quiet
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield type("Webhook", (), {"calls": calls, "url": f"http://127.0.0.1:{server.server_port}/hooks/t0ken"})
+    server.shutdown()
+
+
+def test_the_webhook_hears_once_of_each_deploy_switch_back_and_failure_and_never_of_a_build(root, repo, webhook):
+    hook = {"notify_url": webhook.url, "host_name": "web7"}
+    first = run(root, repo, "built", **hook)["release"]
+    assert webhook.calls == []  # a build alone deploys nothing
+    assert run(root, repo, "live", **hook)["result"] == "deployed"
+    [call] = webhook.calls
+    assert (call["path"], call["type"]) == ("/hooks/t0ken", "application/json")
+    assert {key: call["body"][key] for key in ("event", "app", "host", "release", "version", "commit", "by",
+                                               "reason", "serving")} == {
+        "event": "deployed", "app": "webapp", "host": "web7", "release": first, "version": "v1",
+        "commit": git(repo, "rev-parse", "v1"), "by": "tester@here", "reason": "", "serving": first}
+
+    second = run(root, repo, "built", version="v2", **hook)["release"]
+    run(root, repo, "live", version="v2", **hook)
+    # The second failed after its switch (a canary's watch): going back is one call, with why and what serves.
+    run(root, repo, "live", release=first, live_failed="canary's watch of 30 s", **hook)
+    assert [c["body"]["event"] for c in webhook.calls] == ["deployed", "deployed", "switched back"]
+    back = webhook.calls[-1]["body"]
+    assert (back["release"], back["version"], back["reason"], back["serving"]) == (
+        second, "v2", "canary's watch of 30 s", first)
+
+    failed = run(root, repo, "built", version="v2-broken", **hook)
+    assert failed["failed"]
+    broken = webhook.calls[-1]["body"]
+    assert (broken["event"], broken["version"], broken["serving"]) == ("failed", "v2-broken", first)
+    assert broken["reason"].startswith("Run the app's tests") and "this release must not ship" in broken["reason"]
+    assert len(webhook.calls) == 4
+
+
+def test_a_webhook_that_fails_is_a_warning_that_keeps_its_url_out_and_the_deploy_goes_on(root, repo):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/hooks/s3cret-token"  # bound, not listening: refused
+        run(root, repo, "built")
+        switched = run(root, repo, "live", notify_url=url)
+    assert switched["switched"] and switched["result"] == "deployed" and not switched.get("failed"), switched
+    # ansible-core 2.19 returns each warning as a structure holding its message.
+    assert "The webhook (notify_url) was not told of this deployed: URLError" in json.dumps(switched["warnings"])
+    assert "s3cret-token" not in json.dumps(switched)
+    assert history(root)[-1][5] == "deployed"

@@ -7,8 +7,8 @@ import pytest
 import testinfra
 
 from app_state import (
-    ROOT, current_release, history, kill_master_and_wait_for_supervisor, live_slot, live_version, probe, releases,
-    slot_processes,
+    ROOT, Webhook, current_release, history, kill_master_and_wait_for_supervisor, live_slot, live_version, probe,
+    releases, slot_processes,
 )
 from webstack_testing import Load, app_log
 
@@ -96,12 +96,21 @@ def test_release_that_fails_after_the_switch_is_switched_back(host, deploy):
     # v2.1.0-flaky-health answers its first health check (on its own socket), then fails through the live one.
     live, slot = current_release(host), live_slot(host)
     idle = "green" if slot == "blue" else "blue"
-    rc, output = deploy("v2.1.0-flaky-health")
+    with Webhook(host) as webhook:
+        rc, output = deploy("v2.1.0-flaky-health", python_app_notify_url=webhook.url)
+        calls = webhook.calls()
     assert rc != 0
     assert "switched back" in output
     assert (current_release(host), live_slot(host), live_version(host)) == (live, slot, "1.1.0")
     assert "RUNNING" not in host.run(f"supervisorctl status webapp-{idle}").stdout
-    assert history(host)[-1][5] == "failed: Check the health path again through the live socket (switched back)"
+    failed = history(host)[-1]
+    assert failed[5] == "failed: Check the health path again through the live socket (switched back)"
+    # The webhook heard of it once, with the reason and the release serving again; its URL stays out of the output.
+    assert [call["event"] for call in calls] == ["switched back"], calls
+    assert (calls[0]["host"], calls[0]["release"], calls[0]["commit"], calls[0]["serving"]) == (
+        "app-gunicorn", failed[0], failed[1], live)
+    assert calls[0]["reason"].startswith("Check the health path again through the live socket: "), calls
+    assert webhook.url not in output
 
 
 def test_a_held_lock_stops_a_second_deploy_and_names_its_owner(host, deploy):

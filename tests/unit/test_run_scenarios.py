@@ -38,7 +38,7 @@ def test_a_passing_scenario_says_how_long_each_step_took_and_its_test_count(tmp_
     proc = run(tmp_path, 0, "alpha", "beta")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name in ("alpha", "beta"):
-        steps = r"destroy 0 s, converge [12] s, verify 0 s, destroy 0 s"
+        steps = r"destroy \d+ s, converge \d+ s, verify \d+ s, destroy \d+ s"  # how long: the machine's business
         line = re.search(rf"^molecule: {name} passed in \d+ s \({steps}\)$", proc.stdout, re.M)
         assert line, proc.stdout
     assert proc.stdout.count("7 passed in 0.50s") == 2

@@ -126,7 +126,9 @@ options:
       - It must exist outside check mode, or the module fails before it changes anything.
     type: path
   env_file:
-    description: The app's environment file; its checksum and the server config's decide a restart.
+    description:
+      - The app's environment file; its checksum, that of C(<env_file>.local) when it exists (what the config
+        playbook set on the host) and the server config's decide a restart.
     type: path
   program:
     description:
@@ -768,7 +770,9 @@ class Release:
         self.result["live"] = self.old_release = self.live.get("id", "")
         live_sock = self.run_dir / "live.sock"
         self.old_slot = Path(os.readlink(live_sock)).name.removesuffix(".sock") if live_sock.is_symlink() else ""
-        self.inputs = "-".join(file_sha1(p) for p in (self.p["server_config"], self.p["env_file"], *self.app_files())
+        overrides = f"{self.p['env_file']}.local" if self.p["env_file"] else ""
+        self.inputs = "-".join(file_sha1(p) for p in (self.p["server_config"], self.p["env_file"], *self.app_files(),
+                                                      overrides if overrides and os.path.exists(overrides) else "")
                                if p)
         self.live_differs = (self.live.get("commit") != self.result["commit"]
                              or self.live.get("packages", []) != self.p["packages"])

@@ -1,20 +1,23 @@
 """The operator's playbooks against the built estate: run (a one-off command in the live release), releases (every
-app host's history, newest first), logs (the newest lines of every host's logs) and maintenance (the page on and
-off)."""
+app host's history, newest first), logs (the newest lines of every host's logs), maintenance (the page on and
+off) and config (environment variables set and unset with no rebuild)."""
 
+import json
 import re
 import uuid
 from pathlib import Path
 
 from background import DATA, WEB, WORKER, WORKERS
-from estate import ROOT, fetch
-from webstack_testing import as_printed
+from estate import CURL, ROOT, fetch
+from webstack_testing import Load, as_printed
 
 PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
 RUN = PLAYBOOKS / "run.yml"
 RELEASES = PLAYBOOKS / "releases.yml"
 LOGS = PLAYBOOKS / "logs.yml"
 MAINTENANCE = PLAYBOOKS / "maintenance.yml"
+CONFIG = PLAYBOOKS / "config.yml"
+WORKER_PROGRAM = "webapp-celery-default"
 SECRET_KEY = "bg-test-secret-93c1a7"  # the scenario's python_app_secrets
 
 
@@ -169,3 +172,65 @@ def test_maintenance_refuses_anything_but_on_or_off_before_touching_a_host(web1,
     assert "Nothing changed: maintenance is 'maybe': give -e maintenance=on or off." in as_printed(output)
     assert "Write or remove the maintenance flag" not in output
     assert fetch(web1, "/")[0] == 200
+
+
+def client_seen(web1):
+    """The client address the app believes in for a request with a forged X-Forwarded-For: the forged one only
+    when the app trusts two proxies (TRUSTED_PROXY_COUNT=2) instead of the scenario's one."""
+    return json.loads(web1.check_output(f"{CURL} -H 'X-Forwarded-For: 203.0.113.9' https://localhost/whoami"))[
+        "remote_addr"]
+
+
+def worker_environment(host):
+    pid = host.check_output(f"supervisorctl pid {WORKER_PROGRAM}")
+    return dict(item.split("=", 1) for item in host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ").splitlines()
+                if "=" in item)
+
+
+def test_config_sets_and_unsets_variables_for_the_app_and_workers_with_no_rebuild_and_no_failed_request(
+        web1, workers, run_playbook):
+    releases = {host: host.check_output(f"readlink {ROOT}/current") for host in workers}
+    assert client_seen(web1) == "127.0.0.1"
+    load = Load(WEB, "--port=443", "--tls", "--path=/healthz", "--requests=100000", "--seconds=600",
+                "--concurrency=4", "--rate=100", "--at-least=500")
+    try:
+        rc, output = run_playbook(CONFIG, extra_vars={"config_set": {"TRUSTED_PROXY_COUNT": "2",
+                                                                     "CONFIG_TEST_TOKEN": "s3t-by-config 'quoted'"}})
+    finally:
+        result = load.stop()
+    assert rc == 0, output[-3000:]
+    assert "s3t-by-config" not in output
+    assert result["sent"] >= 500 and result["connection_errors"] == 0 and result["non_2xx"] == 0, result
+    assert client_seen(web1) == "203.0.113.9"  # the app's processes have the new value
+    for host in workers:
+        assert host.check_output(f"readlink {ROOT}/current") == releases[host]  # no new release
+        assert worker_environment(host)["CONFIG_TEST_TOKEN"] == "s3t-by-config 'quoted'"
+        local = host.file(f"{ROOT}/shared/env.local")
+        assert (local.user, local.mode) == ("deploy", 0o640)
+    assert history(web1)[-1][5] == "restarted"
+    for name in WORKERS:
+        assert (f"{name}: CONFIG_TEST_TOKEN, TRUSTED_PROXY_COUNT set in shared/env.local (changed: restarted onto the "
+                "release it serves)") in as_printed(output), output[-3000:]
+
+    # Unset wins over the inventory's value too; forget hands the name back to the inventory.
+    rc, output = run_playbook(CONFIG, extra_vars={"config_unset": ["CONFIG_TEST_TOKEN"],
+                                                  "config_forget": ["TRUSTED_PROXY_COUNT"]})
+    assert rc == 0, output[-3000:]
+    assert client_seen(web1) == "127.0.0.1"
+    for host in workers:
+        assert "CONFIG_TEST_TOKEN" not in worker_environment(host)
+        assert worker_environment(host)["TRUSTED_PROXY_COUNT"] == "1"
+        assert host.file(f"{ROOT}/shared/env.local").content_string == "unset CONFIG_TEST_TOKEN\n"
+    assert f"{WEB}: CONFIG_TEST_TOKEN (unset) set in shared/env.local (changed: " in as_printed(output)
+
+
+def test_config_refuses_names_no_variable_may_have_before_touching_a_host(workers, run_playbook):
+    before = [host.run(f"cat {ROOT}/shared/env.local").stdout for host in workers]
+    rc, output = run_playbook(CONFIG, extra_vars={"config_set": {"1ST": "x", "GOOD": "y"},
+                                                  "config_unset": ["BAD-NAME", "GOOD"]})
+    assert rc != 0
+    printed = as_printed(output)
+    assert "Nothing changed: not a variable name: 1ST, BAD-NAME (letters, digits and _, not first a digit)" in printed
+    assert "named more than once: GOOD" in printed
+    assert "Write the settings" not in output
+    assert [host.run(f"cat {ROOT}/shared/env.local").stdout for host in workers] == before

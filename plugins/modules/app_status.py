@@ -13,7 +13,9 @@ description:
     deploys to, the way C(kamal app details) or C(heroku ps) answer it.
   - The live and the previous release (id, version, commit, and since when the live one serves), whether the
     deploy lock is held and by whom, the megabytes free on the filesystem of the app root, each supervisor
-    program's state, and, on a web host, the health path's answer through the live socket.
+    program's state, and, on a web host, the health path's answer through the live socket and whether the
+    maintenance page is on.
+  - The names (never the values) that the config playbook set or unset on the host (C(shared/env.local)).
   - It changes nothing and never reads the app's environment file.
 version_added: 0.1.0
 options:
@@ -35,6 +37,11 @@ options:
     type: list
     elements: int
     default: [200]
+  maintenance_file:
+    description: The flag file that turns the front server's maintenance page on (the nginx and Apache roles'
+      C(nginx_maintenance_file), C(apache_maintenance_file)); empty on a host without a front server.
+    type: path
+    default: ""
 author:
   - pyops.webstack developers (@pyops-webstack)
 """
@@ -80,6 +87,17 @@ health:
   returned: always
   type: dict
   sample: {"ok": true, "answer": "/healthz answered 200: {\"status\": \"ok\"}"}
+maintenance:
+  description: Whether the maintenance flag file exists (the front server serves the maintenance page); null
+    without O(maintenance_file).
+  returned: always
+  type: bool
+config:
+  description: The names set (C(NAME)) or unset (C(NAME (unset))) in C(shared/env.local), never their values.
+  returned: always
+  type: list
+  elements: str
+  sample: ["FEATURE_X", "OLD_FLAG (unset)"]
 lines:
   description: All of the above as lines to read.
   returned: always
@@ -87,6 +105,7 @@ lines:
   elements: str
   sample: ["live v1.1.0 (release 20261205T061500Z-0a1b2c3d4e, since 2026-12-05T06:15:09Z), previous v1.0.0",
            "health OK (/healthz answered 200: ...); disk 20480 MB free on /; deploy lock free",
+           "set by config.yml: FEATURE_X",
            "  webapp-blue RUNNING pid 812, uptime 0:10:02"]
 """
 
@@ -147,13 +166,31 @@ def health(module, root, path, protocol, statuses):
     return {"ok": rc == 0, "answer": answer if len(answer) <= 100 else answer[:97] + "..."}
 
 
+def config_names(path):
+    """The names config.yml set or unset in env.local; its values are never read into the result."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    names = []
+    for line in text.splitlines():
+        if line.startswith("unset "):
+            names.append(line[len("unset "):].strip() + " (unset)")
+        elif "=" in line and not line.startswith("#"):
+            names.append(line.split("=", 1)[0])
+    return names
+
+
 def readable(result):
     live, previous, health_, disk = result["live"], result["previous"], result["health"], result["disk"]
     lines = [f"live {live['version']} (release {live['id']}, since {live['since']})" if live else "live: none",
              f"previous {previous['version']} (release {previous['id']})" if previous else "previous: none"]
     state = {None: "-", True: "OK", False: "FAILING"}[health_["ok"]]
     lines.append(f"health {state} ({health_['answer']}); disk {disk['free_mb']} MB free on {disk['mount']}; "
-                 f"deploy lock {'held by ' + result['lock'] if result['lock'] else 'free'}")
+                 f"deploy lock {'held by ' + result['lock'] if result['lock'] else 'free'}"
+                 + {None: "", False: "; maintenance off", True: "; MAINTENANCE page on"}[result["maintenance"]])
+    if result["config"]:
+        lines.append(f"set by config.yml: {', '.join(result['config'])}")
     lines += [f"  {program['name']} {program['state']} {program['info']}".rstrip() for program in result["programs"]]
     return lines
 
@@ -165,6 +202,7 @@ def main():
             "health_path": {"type": "str", "default": ""},
             "protocol": {"type": "str", "choices": ["http", "uwsgi"], "default": "http"},
             "health_statuses": {"type": "list", "elements": "int", "default": [200]},
+            "maintenance_file": {"type": "path", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -180,6 +218,8 @@ def main():
         "live": release(root / "current"),
         "previous": release(root / "previous"),
         "lock": lock,
+        "maintenance": Path(module.params["maintenance_file"]).exists() if module.params["maintenance_file"] else None,
+        "config": config_names(root / "shared" / "env.local"),
         "disk": free_space(root),
         "programs": programs(module),
         "health": health(module, root, module.params["health_path"], module.params["protocol"],

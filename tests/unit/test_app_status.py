@@ -88,6 +88,20 @@ def test_a_web_host_tells_its_releases_health_programs_disk_and_lock(root, tmp_p
     assert result["lines"][2].startswith('health OK (/healthz answered 200: {"status": "ok"}); disk ')
     assert result["lines"][2].endswith("; deploy lock free")
     assert result["lines"][3] == "  webapp-blue RUNNING pid 812, uptime 0:10:02"
+    assert (result["maintenance"], result["config"]) == (None, [])  # no maintenance_file: no front server here
+
+
+def test_the_maintenance_page_and_the_names_config_yml_set_are_told_but_not_the_values(root, tmp_path):
+    (root / "shared").mkdir()
+    (root / "shared" / "maintenance").write_text("on\n")
+    (root / "shared" / "env.local").write_text("FEATURE_X='s3cret-value'\nunset OLD_FLAG\n")
+    result = run(root, tmp_path, maintenance_file=str(root / "shared" / "maintenance"))
+    assert (result["maintenance"], result["config"]) == (True, ["FEATURE_X", "OLD_FLAG (unset)"])
+    assert result["lines"][2].endswith("; deploy lock free; MAINTENANCE page on")
+    assert result["lines"][3] == "set by config.yml: FEATURE_X, OLD_FLAG (unset)"
+    assert "s3cret-value" not in json.dumps(result)
+    elsewhere = run(root, tmp_path, maintenance_file=str(tmp_path / "flag"))  # an inventory's own flag path
+    assert elsewhere["maintenance"] is False and elsewhere["lines"][2].endswith("; deploy lock free; maintenance off")
 
 
 def test_a_failing_health_path_a_held_lock_and_a_worker(root, tmp_path):

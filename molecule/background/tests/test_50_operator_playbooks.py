@@ -17,6 +17,7 @@ RELEASES = PLAYBOOKS / "releases.yml"
 LOGS = PLAYBOOKS / "logs.yml"
 MAINTENANCE = PLAYBOOKS / "maintenance.yml"
 CONFIG = PLAYBOOKS / "config.yml"
+STATUS = PLAYBOOKS / "status.yml"
 WORKER_PROGRAM = "webapp-celery-default"
 SECRET_KEY = "bg-test-secret-93c1a7"  # the scenario's python_app_secrets
 
@@ -157,6 +158,9 @@ def test_maintenance_on_serves_the_page_but_not_on_the_health_path_and_off_bring
         assert status == 503 and "Down for maintenance" in body, (status, body)
         assert fetch(web1, "/healthz")[0] == 200
         assert f"{WEB}: maintenance on; / answers 503, /healthz answers 200" in as_printed(output), output[-3000:]
+        rc, output = run_playbook(STATUS)
+        assert rc == 0 and re.search(rf"{WEB}: health OK \(.*; deploy lock free; MAINTENANCE page on ",
+                                     as_printed(output)), output[-3000:]
         rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "on"})
         assert rc == 0 and set(re.findall(r"changed=(\d+)", output)) == {"0"}, output[-3000:]
     finally:
@@ -208,6 +212,9 @@ def test_config_sets_and_unsets_variables_for_the_app_and_workers_with_no_rebuil
         local = host.file(f"{ROOT}/shared/env.local")
         assert (local.user, local.mode) == ("deploy", 0o640)
     assert history(web1)[-1][5] == "restarted"
+    rc, status = run_playbook(STATUS)
+    assert rc == 0 and "s3t-by-config" not in status
+    assert f"{WORKER}: set by config.yml: CONFIG_TEST_TOKEN, TRUSTED_PROXY_COUNT" in as_printed(status), status[-3000:]
     for name in WORKERS:
         assert (f"{name}: CONFIG_TEST_TOKEN, TRUSTED_PROXY_COUNT set in shared/env.local (changed: restarted onto the "
                 "release it serves)") in as_printed(output), output[-3000:]

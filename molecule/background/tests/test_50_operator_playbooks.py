@@ -47,11 +47,22 @@ def test_run_on_another_app_host_fails_as_its_command_does(run_playbook):
         assert seen in printed, (seen, printed[-3000:])
 
 
+def test_run_stops_a_command_that_outlives_run_timeout_and_says_so(web1, run_playbook):
+    marker = uuid.uuid4().hex[:12]
+    rc, output = run_playbook(RUN, extra_vars={"cmd": f"echo started; sleep 300 # {marker}", "run_timeout": 2})
+    assert rc != 0
+    printed = as_printed(output)
+    for seen in ("- started", "exit status 124", f"The command was stopped after run_timeout (2 s) on {WEB}"):
+        assert seen in printed, (seen, printed[-3000:])
+    assert web1.run(f"pgrep -f '[s]leep 300 # {marker}'").rc == 1  # nothing of it is left running
+
+
 def test_run_without_a_command_or_on_a_host_that_is_no_app_host_runs_nothing(run_playbook):
-    rc, output = run_playbook(RUN, extra_vars={"run_host": DATA})
+    rc, output = run_playbook(RUN, extra_vars={"run_host": DATA, "run_timeout": "soon"})
     assert rc != 0
     printed = as_printed(output)
     assert "Nothing ran: give the command with -e cmd=" in printed, printed[-3000:]
+    assert "run_timeout is soon: give a positive whole number of seconds (default 3600)" in printed
     assert f"run_host is {DATA}, not a host of group web or worker" in printed
     assert "Gather the facts" not in output and "Run it as the app's user" not in output
 

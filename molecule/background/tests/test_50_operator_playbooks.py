@@ -170,7 +170,7 @@ def test_maintenance_on_serves_the_page_but_not_on_the_health_path_and_off_bring
         assert fetch(web1, "/healthz")[0] == 200
         assert f"{WEB}: maintenance on; / answers 503, /healthz answers 200" in as_printed(output), output[-3000:]
         rc, output = run_playbook(STATUS)
-        assert rc == 0 and re.search(rf"{WEB}: health OK \(.*; deploy lock free; MAINTENANCE page on ",
+        assert rc == 0 and re.search(rf"{WEB}: health OK \(.*; deploy lock free; MAINTENANCE page on\b",
                                      as_printed(output)), output[-3000:]
         rc, output = run_playbook(MAINTENANCE, extra_vars={"maintenance": "on"})
         assert rc == 0 and set(re.findall(r"changed=(\d+)", output)) == {"0"}, output[-3000:]

@@ -770,10 +770,10 @@ class Release:
         self.result["live"] = self.old_release = self.live.get("id", "")
         live_sock = self.run_dir / "live.sock"
         self.old_slot = Path(os.readlink(live_sock)).name.removesuffix(".sock") if live_sock.is_symlink() else ""
-        overrides = f"{self.p['env_file']}.local" if self.p["env_file"] else ""
+        # config.yml's settings count only once they exist: an estate without them fingerprints as before.
+        overrides = [p for p in [f"{self.p['env_file']}.local"] if self.p["env_file"] and os.path.exists(p)]
         self.inputs = "-".join(file_sha1(p) for p in (self.p["server_config"], self.p["env_file"], *self.app_files(),
-                                                      overrides if overrides and os.path.exists(overrides) else "")
-                               if p)
+                                                      *overrides) if p)
         self.live_differs = (self.live.get("commit") != self.result["commit"]
                              or self.live.get("packages", []) != self.p["packages"])
 

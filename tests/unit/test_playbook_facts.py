@@ -16,8 +16,10 @@ def facts(tmp_path):
     inventory = tmp_path / "hosts.yml"
     hosts = {"web1": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}
 
-    def run(more_hosts=None, **extra_vars):
-        inventory.write_text(json.dumps({"web": {"hosts": {**hosts, **(more_hosts or {})}}}))
+    def run(more_hosts=None, groups=None, **extra_vars):
+        """groups: more groups of the inventory, each a list of the web group's hosts."""
+        more = {name: {"hosts": {host: {} for host in members}} for name, members in (groups or {}).items()}
+        inventory.write_text(json.dumps({"web": {"hosts": {**hosts, **(more_hosts or {})}}, **more}))
         # The network's facts only, as deploy.yml gathers them: a second, not ten.
         extra_vars = {"__webstack_facts_subset": ["!all", "!min", "network"], **extra_vars}
         proc = subprocess.run(
@@ -56,3 +58,13 @@ def test_check_yml_goes_on_past_a_host_that_does_not_answer(facts):
     rc, output = facts(more_hosts=SILENT, __webstack_facts_all_needed=False)
     assert "did not answer" not in output
     assert "Take the inventory's private address" in output and "ok: [web1]" in output, output
+
+
+def test_a_backup_host_that_is_the_database_host_or_has_no_database_is_refused_before_any_host(facts):
+    rc, output = facts(groups={"db": ["web1"], "backup": ["web1"]})
+    assert rc != 0
+    assert "hosts in both backup and db: web1 (backups kept on the database host are lost with it)" in output, output
+    rc, output = facts(groups={"backup": ["web1"]})
+    assert rc != 0
+    assert "group backup needs a host in group db" in output, output
+    assert "Gather the facts" not in output

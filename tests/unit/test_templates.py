@@ -39,6 +39,9 @@ HOST = {
         "umac-128-etm@openssh.com", "ssh-ed25519", "rsa-sha2-256", "rsa-sha2-512", "ssh-rsa",
         "ssh-ed25519-cert-v01@openssh.com"]},
     "item": {"name": "default", "command": "sleep 1", "directory": "/", "user": "nobody"},
+    # The pgbackrest role: the database's data directory (found on the database host), the timer being written.
+    "__pgbackrest_pg_path": "/var/lib/postgresql/15/main",
+    "__pgbackrest_kind": "full",
 }
 
 
@@ -245,3 +248,31 @@ def test_a_celery_worker_program_runs_its_own_queues_and_pool():
     assert section.endswith("mail")
     command = " ".join(program[section]["command"].split())
     assert "--queues mail,slow" in command and "--pool threads" in command and "--app webapp.tasks" in command
+
+
+PGBACKREST_CONF = "pgbackrest/etc/pgbackrest.conf.j2"
+PASSPHRASE = "a-passphrase-of-the-vault-0123"
+
+
+def test_pgbackrest_keeps_the_passphrase_on_the_backup_host_and_each_side_names_the_other():
+    sides = {"pgbackrest_db_host": "db1", "pgbackrest_repo_host": "backup1", "pgbackrest_db_address": "10.0.0.20",
+             "pgbackrest_repo_address": "10.0.0.30", "pgbackrest_cipher_pass": PASSPHRASE,
+             "hostvars": {"db1": {"__pgbackrest_pg_path": "/var/lib/postgresql/17/main"}}}
+    repo = ini(render(PGBACKREST_CONF, inventory_hostname="backup1", **sides))
+    db = ini(render(PGBACKREST_CONF, inventory_hostname="db1", __pgbackrest_pg_path="/var/lib/postgresql/17/main",
+                    **sides))
+    assert repo["global"]["repo1-cipher-type"] == "aes-256-cbc"
+    assert repo["global"]["repo1-cipher-pass"] == PASSPHRASE
+    assert repo["webapp"]["pg1-host"] == "10.0.0.20"
+    assert repo["webapp"]["pg1-path"] == db["webapp"]["pg1-path"] == "/var/lib/postgresql/17/main"
+    assert db["global"]["repo1-host"] == "10.0.0.30"
+    assert PASSPHRASE not in str({name: dict(section) for name, section in db.items()})
+
+
+def test_postgresql_archives_only_with_a_command_and_quotes_it():
+    conf = "postgresql/etc/postgresql/pyops-webstack.conf.j2"
+    assert "archive" not in render(conf)
+    archiving = render(conf, postgresql_archive_command="pgbackrest --stanza=web's archive-push %p")
+    assert "archive_mode = on" in archiving
+    assert "archive_command = 'pgbackrest --stanza=web''s archive-push %p'" in archiving
+    assert "archive_timeout = 60" in archiving

@@ -36,7 +36,7 @@ def test_sshd_runs_with_the_hardened_settings(host):
         "passwordauthentication": "no",
         "kbdinteractiveauthentication": "no",
         "authenticationmethods": "publickey",
-        "allowgroups": "sudo deploy",
+        "allowgroups": "sudo deploy pgbackrest",  # pgbackrest: the backups' SSH users (pgbackrest role)
         "maxauthtries": "3",
         "allowtcpforwarding": "no",
         "allowagentforwarding": "no",

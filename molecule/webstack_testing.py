@@ -153,3 +153,41 @@ def acme_all_due(host, name="webapp"):
         yield
     finally:
         write(original)
+
+
+WEBHOOK_PORT = 8099
+# A webhook receiver on the host's loopback: each POST's JSON body, one a line, into a file.
+WEBHOOK_SCRIPT = r"""
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[1], "ab") as calls:
+            calls.write(body + b"\n")
+        self.send_response(204)
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()
+"""
+
+
+class Webhook:
+    """A webhook that records the calls it gets, on the host itself (loopback), while the `with` lasts."""
+
+    def __init__(self, host):
+        self.host, self.calls_file, self.url = host, "/tmp/webhook-calls.jsonl", f"http://127.0.0.1:{WEBHOOK_PORT}/hook"
+
+    def __enter__(self):
+        self.host.run(f"rm -f {self.calls_file}; cat > /tmp/webhook.py <<'EOF'\n{WEBHOOK_SCRIPT}\nEOF")
+        self.host.run(f"setsid python3 /tmp/webhook.py {self.calls_file} {WEBHOOK_PORT} </dev/null >/dev/null 2>&1 &")
+        for _ in range(50):
+            if self.host.run(f"ss -Hltn 'sport = :{WEBHOOK_PORT}' | grep -q LISTEN").rc == 0:
+                return self
+            time.sleep(0.1)
+        raise AssertionError("the webhook receiver did not start")
+
+    def __exit__(self, *exc):
+        self.host.run("pkill -f /tmp/webhook.py")
+
+    def calls(self):
+        text = self.host.run(f"cat {self.calls_file}").stdout
+        return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -276,3 +276,12 @@ def test_postgresql_archives_only_with_a_command_and_quotes_it():
     assert "archive_mode = on" in archiving
     assert "archive_command = 'pgbackrest --stanza=web''s archive-push %p'" in archiving
     assert "archive_timeout = 60" in archiving
+
+
+def test_a_failed_backup_calls_the_webhook_only_when_there_is_one():
+    unit = "pgbackrest/etc/systemd/system/pgbackrest-backup@.service.j2"
+    assert "ExecStopPost" not in render(unit, pgbackrest_notify_url="")
+    told = ini(render(unit, pgbackrest_notify_url="https://hooks.example.org/t0ken"))["Service"]
+    assert told["ExecStopPost"] == "/usr/local/lib/pgbackrest-notify %i"
+    assert told["EnvironmentFile"] == "/etc/default/pgbackrest-notify"
+    assert "t0ken" not in str(dict(told))

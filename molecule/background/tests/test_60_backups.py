@@ -9,7 +9,7 @@ from pathlib import Path
 
 from background import DATA, WORKER
 from estate import fetch, post_job, sql, until, wait_for_job
-from webstack_testing import as_printed
+from webstack_testing import Webhook, as_printed
 
 PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
 RESTORE = PLAYBOOKS / "restore.yml"
@@ -65,16 +65,20 @@ def test_the_repository_holds_no_row_readable_without_the_key(web1, data, worker
     assert answer["status"]["code"] != 0 and not answer["backup"], answer
 
 
-def test_status_shows_the_newest_backup_and_a_backup_that_failed(run_playbook, worker):
+def test_a_backup_that_fails_calls_the_webhook_and_shows_in_status(run_playbook, worker):
     info = json.loads(worker.check_output(
         f"runuser -u pgbackrest -- pgbackrest --stanza={STANZA} --output=json info"))[0]
     newest, oldest = info["backup"][-1], info["backup"][0]
-    # A backup that cannot run (its settings gone for a moment) leaves its unit failed.
-    worker.check_output("mv /etc/pgbackrest.conf /etc/pgbackrest.conf.away")
-    try:
-        assert worker.run("systemctl start pgbackrest-backup@incr.service").rc != 0
-    finally:
-        worker.check_output("mv /etc/pgbackrest.conf.away /etc/pgbackrest.conf")
+    # A backup that cannot run (its settings gone for a moment) leaves its unit failed, and tells the webhook.
+    with Webhook(worker) as webhook:
+        worker.check_output("mv /etc/pgbackrest.conf /etc/pgbackrest.conf.away")
+        try:
+            assert worker.run("systemctl start pgbackrest-backup@incr.service").rc != 0
+        finally:
+            worker.check_output("mv /etc/pgbackrest.conf.away /etc/pgbackrest.conf")
+        calls = webhook.calls()
+    assert [(c["event"], c["app"], c["host"], c["kind"], c["result"]) for c in calls] == [
+        ("backup failed", STANZA, WORKER, "incr", "exit-code")], calls
     try:
         rc, output = run_playbook(STATUS)
     finally:

@@ -7,10 +7,10 @@ import pytest
 import testinfra
 
 from app_state import (
-    ROOT, Webhook, current_release, history, kill_master_and_wait_for_supervisor, live_slot, live_version, probe,
+    ROOT, current_release, history, kill_master_and_wait_for_supervisor, live_slot, live_version, probe,
     releases, slot_processes,
 )
-from webstack_testing import Load, app_log
+from webstack_testing import Load, Webhook, app_log
 
 
 

@@ -128,19 +128,24 @@ def test_logs_shows_a_request_just_made_with_its_path_prefixed_by_host_and_file(
 
 
 def test_logs_shows_each_worker_host_s_newest_worker_lines_as_they_are_on_the_host(workers, run_playbook):
+    # Beat and the workers keep writing while the playbook reads: the three lines shown must be three consecutive
+    # lines of the file, no older than the newest three before the run.
+    files = {}
+    for host in workers:
+        files[host] = {path: len(host.file(path).content_string.splitlines()) for path in
+                       host.check_output("ls /var/log/supervisor/webapp-celery-*.log").split()}
+        assert files[host], host.backend.get_hostname()
     rc, output = run_playbook(LOGS, extra_vars={"logs_group": "worker", "logs_of": ["workers"], "logs_lines": 3,
                                                 "logs_since": "7d"})
     assert rc == 0, output[-3000:]
     printed = as_printed(output)
-    for host in workers:
+    for host, counts in files.items():
         name = host.backend.get_hostname()
-        files = host.check_output("ls /var/log/supervisor/webapp-celery-*.log").split()
-        assert files, name
-        for path in files:
-            newest = host.check_output(f"tail -n 3 {path}").splitlines()
-            for line in newest:
-                shown = " ".join(f"{name} {path[len('/var/log/'):]} | {line}".split())
-                assert shown in printed, (shown, printed[-3000:])
+        for path, before in counts.items():
+            lines = host.file(path).content_string.splitlines()
+            shown = [" ".join(f"{name} {path[len('/var/log/'):]} | {line}".split()) for line in lines]
+            windows = [shown[start:start + 3] for start in range(max(0, before - 3), len(shown) - 2)]
+            assert any(all(line in printed for line in window) for window in windows), (shown[-3:], printed[-3000:])
     assert "nginx/" not in printed and "webapp-blue" not in printed and "webapp-green" not in printed
 
 

@@ -10,6 +10,7 @@ from proxy_tests import *  # noqa: F401,F403  (the checks every front server mus
 @pytest.fixture()
 def proxy():
     return {
+        "role_tag": "apache",
         "tls_tag": "apache_tls",
         "certificate": "/etc/ssl/webstack/webapp-apache.crt",
         "server_header": "Apache",

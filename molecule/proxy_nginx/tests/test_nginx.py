@@ -10,6 +10,7 @@ from proxy_tests import *  # noqa: F401,F403  (the checks every front server mus
 @pytest.fixture()
 def proxy():
     return {
+        "role_tag": "nginx",
         "tls_tag": "nginx_tls",
         "certificate": "/etc/ssl/webstack/webapp.crt",
         "server_header": "nginx",

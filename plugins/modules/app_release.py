@@ -245,6 +245,20 @@ options:
         only while no host of the play has a live release or C(shared/.webstack-setup).
     type: bool
     default: false
+  hold_commands:
+    description:
+      - With O(state=built), a new release whose O(setup_commands) or O(commands) would run on this host is built
+        and tested, then marked C(held) with them not run; a second call with O(commands_of) runs them. Something
+        can come between (C(deploy.yml) takes a database backup labelled with the release). A held release is
+        never switched to.
+    type: bool
+    default: false
+  commands_of:
+    description:
+      - With O(state=built), run the held O(setup_commands) and O(commands) of this release (one built with
+        O(hold_commands)) and mark it built; nothing else is built or fetched. A failure marks it failed.
+    type: str
+    default: ""
   config_dir:
     description: A root-owned folder to create for the app server's configs (O(state=built)).
     type: path
@@ -334,6 +348,10 @@ commit:
   type: str
 built:
   description: Whether this call built a new release.
+  returned: always
+  type: bool
+commands_held:
+  description: Whether this call built a release and held its commands (O(hold_commands)).
   returned: always
   type: bool
 setup_ran:
@@ -441,7 +459,7 @@ def dotted(version):
 
 
 def release_status(release):
-    """A release folder's status word: building, built, ready or failed (unfinished when it has none)."""
+    """A release folder's status word: building, held, built, ready or failed (unfinished when it has none)."""
     try:
         return (Path(release) / ".webstack-status").read_text().split(":", 1)[0].strip()
     except OSError:
@@ -548,7 +566,7 @@ class Release:
         self.phases = {}
         self.result = {"release": "", "commit": "", "built": False, "switched": False, "live": "", "slot": "",
                        "result": "", "pruned": [], "changed": False, "setup_ran": False, "install": "",
-                       "stopped": ""}
+                       "stopped": "", "commands_held": False}
         self.setup_marker = self.root / "shared" / ".webstack-setup"
         # What a failure must undo.
         self.new_release = ""  # a folder this call created
@@ -902,6 +920,21 @@ class Release:
             self.run(self.p["test_command"], self.step, cwd=folder, shell=True,
                      env={"PATH": f"{folder}/.venv/bin:/usr/local/bin:/usr/bin:/bin"})
             self.timed("tests", started)
+        if self.p["hold_commands"] and self.commands_to_run():
+            self.mark(release_id, "held")
+            self.result.update(built=True, changed=True, commands_held=True)
+            return release_id
+        self.run_release_commands(folder, release_id)
+        return release_id
+
+    def commands_to_run(self):
+        """Whether a new release on this host runs setup or release commands."""
+        return bool(self.p["run_commands"] and self.p["commands"]
+                    or self.p["setup_commands"] and self.p["run_setup"] and not self.live
+                    and not self.setup_marker.exists())
+
+    def run_release_commands(self, folder, release_id):
+        """The setup commands of a first release, then the release commands; the release is built after them."""
         if self.p["setup_commands"] and self.p["run_setup"] and not self.live and not self.setup_marker.exists():
             started = time.monotonic()
             self.step = "Run the setup commands (the app's first release), before the release commands"
@@ -917,7 +950,27 @@ class Release:
             self.timed("commands", started)
         self.mark(release_id, "built")
         self.result.update(built=True, changed=True)
-        return release_id
+
+    def run_held(self):
+        """O(commands_of): the commands of a release built with O(hold_commands), now that what had to come
+        before them is done."""
+        self.step = "Find the release whose commands were held"
+        release_id = self.p["commands_of"]
+        folder = self.root / "releases" / release_id
+        if "/" in release_id or not release_id.strip(".") or release_status(folder) != "held":
+            raise StepFailed(self.step, f"release {release_id} of {self.root / 'releases'} is not waiting for its "
+                                        "commands (it is not held)")
+        meta = release_meta(folder)
+        self.result["commit"], self.version = meta.get("commit", ""), meta.get("version", self.version)
+        self.live = release_meta(self.root / "current")
+        self.result["live"] = self.live.get("id", "")
+        self.result.update(release=release_id, changed=True)
+        if self.module.check_mode:
+            return
+        self.new_release = release_id  # a failure marks it failed and records it
+        self.run_release_commands(folder, release_id)
+        self.record(release_id, "built")
+        self.result["result"] = "built"
 
     def install_mode(self, folder):
         """O(install), or with auto what the release has: uv.lock, the requirements file, a project."""
@@ -1139,6 +1192,8 @@ class Release:
             return
 
     def built(self):
+        if self.p["commands_of"]:
+            return self.run_held()
         if not shutil.which("git", path=SEARCH_PATH):
             raise StepFailed("Mirror the app repository", "git is not installed on this host: run site.yml (the "
                                                           "python_app role installs what releases are built with)")
@@ -1151,8 +1206,9 @@ class Release:
                 self.result.update(changed=True)
                 return
             self.target = self.build()
-            self.record(self.target, "built")
-            self.result["result"] = "built"
+            if not self.result["commands_held"]:
+                self.record(self.target, "built")
+                self.result["result"] = "built"
         self.result["release"] = self.target
 
     def switched(self):
@@ -1273,6 +1329,8 @@ def main():
             "run_commands": {"type": "bool", "default": True},
             "setup_commands": {"type": "list", "elements": "str", "default": []},
             "run_setup": {"type": "bool", "default": False},
+            "hold_commands": {"type": "bool", "default": False},
+            "commands_of": {"type": "str", "default": ""},
             "config_dir": {"type": "path"},
             "helpers": {"type": "dict", "default": {}},
             "env_content": {"type": "str", "no_log": True},

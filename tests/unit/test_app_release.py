@@ -182,6 +182,46 @@ def test_a_failing_setup_command_fails_the_release_and_runs_again_next_time(root
     assert fixed["built"] and fixed["setup_ran"] and (root / "shared" / ".webstack-setup").exists()
 
 
+def test_held_commands_wait_for_a_second_call_and_a_held_release_is_never_switched_to(root, repo):
+    # What comes between the two calls (deploy.yml's backup) sees the release built and tested, its commands not run.
+    log = root / "shared" / "instance" / "order"
+    commands = ["echo release >> instance/order"]
+    held = run(root, repo, "built", commands=commands, hold_commands=True)
+    assert held["built"] and held["commands_held"] and held["result"] == "", held
+    release = root / "releases" / held["release"]
+    assert app_release.release_status(release) == "held" and not log.exists()
+    assert not (root / "history.tsv").exists() or held["release"] not in (root / "history.tsv").read_text()
+    refused = run(root, repo, "live")
+    assert refused.get("failed") or not refused["switched"], refused
+    assert not (root / "current").exists()
+    done = run(root, repo, "built", commands=commands, commands_of=held["release"])
+    assert not done.get("failed") and done["release"] == held["release"] and done["result"] == "built", done
+    assert log.read_text() == "release\n" and app_release.release_status(release) == "built"
+    assert history(root)[-1][0] == held["release"] and history(root)[-1][5] == "built"
+    assert run(root, repo, "live")["switched"] and live(root) == held["release"]
+    # Once built, it is held no more: running its commands again is refused, and they did not run twice.
+    again = run(root, repo, "built", commands=commands, commands_of=held["release"])
+    assert again["failed"] and "is not waiting for its commands" in again["msg"] and log.read_text() == "release\n"
+
+
+def test_a_host_that_runs_no_commands_builds_as_before_when_asked_to_hold(root, repo):
+    built = run(root, repo, "built", commands=["true"], run_commands=False, hold_commands=True)
+    assert built["built"] and not built["commands_held"] and built["result"] == "built", built
+    assert app_release.release_status(root / "releases" / built["release"]) == "built"
+
+
+def test_held_commands_that_fail_mark_the_release_failed_and_nothing_live_changes(root, repo):
+    run(root, repo, "built")
+    first = run(root, repo, "live")["release"]
+    held = run(root, repo, "built", version="v2", commands=["echo migration broke; false"], hold_commands=True)
+    failed = run(root, repo, "built", version="v2", commands=["echo migration broke; false"],
+                 commands_of=held["release"])
+    assert failed["failed"] and 'failed at "Run the release commands' in failed["msg"], failed
+    assert "migration broke" in failed["msg"] and live(root) == first
+    assert app_release.release_status(root / "releases" / held["release"]).startswith("failed")
+    assert history(root)[-1][0] == held["release"] and history(root)[-1][5].startswith("failed: Run the release")
+
+
 def test_a_shared_path_inside_the_virtualenv_is_linked_as_an_installed_flask_app_needs(root, repo):
     # Flask keeps an installed package's instance folder in <prefix>/var/<package>-instance: with that path shared,
     # its data survives a release, as the README says.

@@ -1,6 +1,7 @@
 """The database's backups on the backup host (pgbackrest role) and restore.yml: the repository is encrypted, a
 restore reaches a point in time (rows before it back, rows after it gone, the app serving them), a lost data
-directory comes back from the backup host, and bad requests change nothing."""
+directory comes back from the backup host, a deploy backs the database up before its release commands and a
+failed migration is undone to that backup, and bad requests change nothing."""
 
 import json
 import time
@@ -8,14 +9,17 @@ import uuid
 from pathlib import Path
 
 from background import DATA, WORKER
-from estate import fetch, post_job, sql, until, wait_for_job
+from estate import ROOT, fetch, live_release, post_job, sql, until, wait_for_job
 from webstack_testing import Webhook, as_printed
 
 PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
 RESTORE = PLAYBOOKS / "restore.yml"
+DEPLOY = PLAYBOOKS / "deploy.yml"
 STATUS = PLAYBOOKS / "status.yml"
 REPO = "/var/lib/pgbackrest"
 STANZA = "webapp"
+HALF_DONE = ("SELECT count(*) FROM information_schema.columns WHERE table_name = 'job' "
+             "AND column_name = 'half_done'")
 
 
 def backup(host, kind):
@@ -148,3 +152,37 @@ def test_a_lost_data_directory_comes_back_from_the_backup_host(run_playbook, web
     assert "replay the archived WAL to its end" in as_printed(output)
     assert until(lambda: job_status(web1, job_id), lambda status: status == 200, seconds=30) == 200
     assert data.check_output("ls /var/lib/postgresql/*/main/PG_VERSION")
+
+
+def test_a_deploy_backs_up_before_its_release_commands_and_a_failed_migration_is_undone_to_that_backup(
+        run_playbook, web1, data, worker):
+    # A migration that changes the schema and then fails: the release never serves, and the backup deploy.yml took
+    # just before the release commands, labelled with the release, brings the schema back as it was.
+    kept = post_job(web1, f"premigration-{uuid.uuid4().hex[:8]}")["id"]
+    live = live_release(web1)
+    migration = ("python -c \"import os, sqlalchemy as s; c = s.create_engine(os.environ['DATABASE_URL']).connect(); "
+                 "c.execute(s.text('ALTER TABLE job ADD COLUMN half_done integer')); c.commit()\"")
+    rc, output = run_playbook(DEPLOY, extra_vars={
+        "python_app_version": "v1.1.0", "python_app_release_commands": [migration, "echo it broke halfway; false"]})
+    assert rc != 0 and 'failed at "Run the release commands' in as_printed(output), output[-3000:]
+    assert live_release(web1) == live and fetch(web1, "/")[0] == 200
+    assert sql(data, HALF_DONE)[0][0] == "1"
+    held = web1.check_output(f"ls {ROOT}/releases").split()[-1]
+    assert web1.check_output(f"cat {ROOT}/releases/{held}/.webstack-status").startswith("failed: Run the release")
+    info = json.loads(worker.check_output(f"runuser -u pgbackrest -- pgbackrest --stanza={STANZA} --output=json info"))
+    labelled = [b["label"] for b in info[0]["backup"] if b.get("annotation", {}).get("release") == held]
+    assert len(labelled) == 1, info[0]["backup"]
+
+    rc, output = run_playbook(RESTORE, extra_vars={"restore_release": "20000101T000000Z-0000000000",
+                                                   "restore_confirm": "yes"})
+    assert rc != 0 and "Nothing changed: no backup kept is labelled with release 20000101T000000Z-0000000000" in \
+        as_printed(output), output[-3000:]
+    assert sql(data, HALF_DONE)[0][0] == "1"
+
+    rc, output = run_playbook(RESTORE, extra_vars={"restore_release": held, "restore_confirm": "yes"})
+    assert rc == 0, output[-4000:]
+    printed = as_printed(output)
+    assert (f"from backup {labelled[0]} (incr, ended" in printed and "then stop at its end: the database as it was "
+            f"before the release commands of {held} ran" in printed), printed[-3000:]
+    assert sql(data, HALF_DONE)[0][0] == "0"
+    assert until(lambda: job_status(web1, kept), lambda status: status == 200, seconds=30) == 200

@@ -10,14 +10,14 @@ import pytest
 
 @pytest.fixture
 def preflight(tmp_path):
-    def run(role, **variables):
+    def run(role, inventory="localhost,", **variables):
         play = [{"name": "Preflight", "hosts": "localhost", "connection": "local", "gather_facts": False,
                  "vars": {"ansible_python_interpreter": sys.executable, **variables},
                  "tasks": [{"ansible.builtin.include_role": {"name": f"pyops.webstack.{role}",
                                                               "tasks_from": "preflight"}}]}]
         playbook = tmp_path / "play.yml"
         playbook.write_text(json.dumps(play))
-        proc = subprocess.run(["ansible-playbook", "-i", "localhost,", str(playbook)], capture_output=True, text=True,
+        proc = subprocess.run(["ansible-playbook", "-i", inventory, str(playbook)], capture_output=True, text=True,
                               check=False, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
         return proc.returncode, proc.stdout + proc.stderr
 
@@ -72,3 +72,21 @@ def test_apache_names_its_own_variables_for_acme(preflight, variables, message):
     rc, output = preflight("apache", apache_acme=True, acme_directory="https://127.0.0.1:9/dir", **variables)
     assert rc != 0
     assert message in " ".join(output.split()), output
+
+
+@pytest.mark.parametrize("variables, refused", [
+    ({}, False),
+    ({"pgbackrest_repo_type": "s3"}, True),  # no bucket, endpoint, region or keys
+    ({"pgbackrest_repo_type": "s3", "pgbackrest_s3_bucket": "b", "pgbackrest_s3_endpoint": "s3.example.org",
+      "pgbackrest_s3_region": "r", "pgbackrest_s3_key": "k", "pgbackrest_s3_key_secret": "s"}, False),
+    ({"pgbackrest_repo_type": "s3", "pgbackrest_s3_bucket": "b", "pgbackrest_s3_endpoint": "s3.example.org",
+      "pgbackrest_s3_region": "r", "pgbackrest_s3_key": "k", "pgbackrest_s3_key_secret": "s",
+      "pgbackrest_s3_uri_style": "virtual"}, True),
+    ({"pgbackrest_repo_type": "nfs"}, True),
+])
+def test_a_backup_repository_that_cannot_work_is_refused_before_any_change(preflight, variables, refused):
+    rc, output = preflight("pgbackrest", inventory="localhost,db1,", pgbackrest_db_host="db1",
+                           pgbackrest_repo_host="localhost", pgbackrest_cipher_pass="p" * 24, **variables)
+    assert (rc != 0) is refused, output
+    if refused:
+        assert f'pgbackrest_repo_type "{variables["pgbackrest_repo_type"]}" posix or s3' in output, output

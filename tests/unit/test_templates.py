@@ -269,6 +269,25 @@ def test_pgbackrest_keeps_the_passphrase_on_the_backup_host_and_each_side_names_
     assert PASSPHRASE not in str({name: dict(section) for name, section in db.items()})
 
 
+def test_pgbackrest_keeps_an_s3_repository_s_keys_on_the_backup_host_only():
+    sides = {"pgbackrest_db_host": "db1", "pgbackrest_repo_host": "backup1", "pgbackrest_db_address": "10.0.0.20",
+             "pgbackrest_repo_address": "10.0.0.30", "pgbackrest_cipher_pass": PASSPHRASE,
+             "pgbackrest_repo_type": "s3", "pgbackrest_repo_path": "/webapp", "pgbackrest_s3_bucket": "backups",
+             "pgbackrest_s3_endpoint": "s3.example.org", "pgbackrest_s3_region": "eu-1",
+             "pgbackrest_s3_key": "AKEY", "pgbackrest_s3_key_secret": "s3-secret-0123", "pgbackrest_s3_uri_style": "path",
+             "hostvars": {"db1": {"__pgbackrest_pg_path": "/var/lib/postgresql/17/main"}}}
+    repo = ini(render(PGBACKREST_CONF, inventory_hostname="backup1", **sides))["global"]
+    assert {key: repo[key] for key in repo if key.startswith("repo1-")} == {
+        "repo1-type": "s3", "repo1-s3-bucket": "backups", "repo1-s3-endpoint": "s3.example.org",
+        "repo1-s3-region": "eu-1", "repo1-s3-key": "AKEY", "repo1-s3-key-secret": "s3-secret-0123",
+        "repo1-s3-uri-style": "path", "repo1-path": "/webapp", "repo1-retention-full": "2",
+        "repo1-cipher-type": "aes-256-cbc", "repo1-cipher-pass": PASSPHRASE}
+    db = render(PGBACKREST_CONF, inventory_hostname="db1", __pgbackrest_pg_path="/var/lib/postgresql/17/main", **sides)
+    assert "s3" not in db and "repo1-host=10.0.0.30" in db
+    posix = ini(render(PGBACKREST_CONF, inventory_hostname="backup1", **{**sides, "pgbackrest_repo_type": "posix"}))
+    assert "repo1-type" not in posix["global"] and "repo1-s3-key" not in posix["global"]
+
+
 def test_postgresql_archives_only_with_a_command_and_quotes_it():
     conf = "postgresql/etc/postgresql/pyops-webstack.conf.j2"
     assert "archive" not in render(conf)

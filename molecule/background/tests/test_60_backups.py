@@ -1,7 +1,8 @@
 """The database's backups on the backup host (pgbackrest role) and restore.yml: the repository is encrypted, a
 restore reaches a point in time (rows before it back, rows after it gone, the app serving them), a lost data
 directory comes back from the backup host, a deploy backs the database up before its release commands and a
-failed migration is undone to that backup, and bad requests change nothing."""
+failed migration is undone to that backup, the app's files come back byte for byte (SQLite through its own backup),
+and bad requests change nothing."""
 
 import json
 import time
@@ -15,6 +16,7 @@ from webstack_testing import Webhook, as_printed
 PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
 RESTORE = PLAYBOOKS / "restore.yml"
 DEPLOY = PLAYBOOKS / "deploy.yml"
+RESTORE_FILES = PLAYBOOKS / "restore_files.yml"
 STATUS = PLAYBOOKS / "status.yml"
 SUMMARY = PLAYBOOKS / "summary.yml"
 REPO = "/var/lib/pgbackrest"
@@ -189,3 +191,48 @@ def test_a_deploy_backs_up_before_its_release_commands_and_a_failed_migration_is
             f"before the release commands of {held} ran" in printed), printed[-3000:]
     assert sql(data, HALF_DONE)[0][0] == "0"
     assert until(lambda: job_status(web1, kept), lambda status: status == 200, seconds=30) == 200
+
+
+RESTIC = ("RESTIC_REPOSITORY=sftp:webstack-backup:/var/lib/restic/webapp RESTIC_PASSWORD_FILE={password} "
+          "restic -o 'sftp.command=ssh -F /etc/webstack-restic/ssh_config webstack-backup -s sftp'")
+SQLITE = "python3 -c \"import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); {code}\" {path} {value}"
+
+
+def test_the_app_s_files_come_back_byte_for_byte_and_its_sqlite_database_whole(run_playbook, web1, worker):
+    instance = f"{ROOT}/shared/instance"
+    marker = f"restic-marker-{uuid.uuid4().hex}"
+    owner = web1.check_output(f"stat -c %U:%G {instance}")
+    upload, note, database = f"{instance}/upload.bin", f"{instance}/note.txt", f"{instance}/app.sqlite3"
+    web1.check_output(f"head -c 300000 /dev/urandom > {upload} && echo {marker} > {note} && "
+                      f"chown {owner} {upload} {note} && chmod 0640 {upload}")
+    web1.check_output(SQLITE.format(path=database, value=marker, code=(
+        "db.execute('PRAGMA journal_mode=WAL'); db.execute('CREATE TABLE notes (note TEXT)'); "
+        "db.execute('INSERT INTO notes VALUES (?)', (sys.argv[2],)); db.commit()")))
+    sums = web1.check_output(f"sha256sum {upload} {note}")
+    modes = web1.check_output(f"stat -c '%n %U:%G %a' {upload} {note}")
+    web1.check_output("systemctl start webstack-files-backup.service")
+
+    # The snapshot holds SQLite's copy of the database, never the live file; the repository is unreadable without
+    # the password, and its raw files show nothing of the files' content.
+    restic = RESTIC.format(password="/etc/webstack-restic/password")
+    listed = web1.check_output(f"{restic} ls latest --host bg-web").splitlines()
+    assert f"/var/lib/webstack-restic/sqlite{database}" in listed and upload in listed, listed
+    assert database not in listed and f"{database}-wal" not in listed
+    assert web1.run(f"echo wrong-password-000000000 > /tmp/wrong && {RESTIC.format(password='/tmp/wrong')} "
+                    "cat config").rc != 0
+    assert worker.run(f"grep -rlF {marker} /var/lib/restic/webapp").rc == 1
+    assert web1.run(f"grep -rlF {marker} {instance}").rc == 0  # the search finds it where it is plain
+
+    web1.check_output(f"rm {upload} && echo changed > {note}")
+    web1.check_output(SQLITE.format(path=database, value="", code="db.execute('DROP TABLE notes'); db.commit()"))
+    rc, output = run_playbook(RESTORE_FILES)
+    assert rc != 0 and "bg-web: restore snapshot" in as_printed(output), output[-3000:]
+    assert web1.run(f"test -e {upload}").rc == 1  # shown, not done
+
+    rc, output = run_playbook(RESTORE_FILES, extra_vars={"restore_confirm": "yes"})
+    assert rc == 0, output[-4000:]
+    assert web1.check_output(f"sha256sum {upload} {note}") == sums
+    assert web1.check_output(f"stat -c '%n %U:%G %a' {upload} {note}") == modes
+    assert web1.check_output(SQLITE.format(path=database, value="", code=(
+        "print(db.execute('SELECT note FROM notes').fetchall()[0][0])"))) == marker
+    web1.check_output(f"rm -f {upload} {note} {database}*")

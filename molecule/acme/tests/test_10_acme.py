@@ -2,23 +2,17 @@
 served on 443 must verify against pebble's own root for each name. Renewal, names and failures are driven the way an
 operator meets them: the timer's service, a changed inventory, a name without DNS, the CA down.
 
-The CA down is test_90_ca_down.py: it runs after every host's tests here.
+What acts on both sites at once (names, testssl) is test_20_both_sites.py; the CA down is test_90_ca_down.py.
 """
 
 import json
-import re
-import subprocess
 from pathlib import Path
 
 from acme_checks import serial, state
 from webstack_testing import Load, acme_all_due, as_printed, dns_names, served_certificate
 
-CONVERGE = Path(__file__).resolve().parents[2] / "shared" / "converge-proxy.yml"
 SUMMARY = Path(__file__).resolve().parents[3] / "playbooks" / "summary.yml"
 CONFIG = "/etc/webstack/acme/webapp.json"
-# What testssl.sh (3.0, Debian 12) marks "NOT ok" here on purpose: Mozilla's intermediate profile leaves the choice
-# among its strong ciphers to the client; pebble's certificates name neither a CRL nor an OCSP responder.
-TESTSSL_KNOWN = ["Has server cipher order?     no (NOT ok)", "NOT ok -- neither CRL nor OCSP URI provided"]
 LOAD = ["--port=443", "--tls", "--requests=20000", "--seconds=120", "--concurrency=4", "--rate=150",
         "--at-least=300"]
 
@@ -64,33 +58,6 @@ def test_the_timers_service_renews_a_due_certificate_under_load_without_a_failed
     assert state(host)["last_renewal"]["result"] == "renewed"
 
 
-def test_a_name_that_does_not_resolve_stops_the_run_before_the_ca_and_the_old_certificate_stays(
-        host, run_playbook, address, root, site):
-    before = serial(address, root, site["names"][0])
-    rc, output = run_playbook(CONVERGE, limit=host.backend.get_hostname(), tags=site["proxy"],
-                              extra_vars={site["variable"]: site["names"] + ["nowhere.webstack.test"]})
-    assert rc != 0
-    assert "names that do not resolve: nowhere.webstack.test" in output, output[-3000:]
-    assert "the CA was not asked" in output
-    assert serial(address, root, site["names"][0]) == before
-    assert state(host)["last_renewal"]["result"] == "failed"
-
-
-def test_a_name_added_gets_a_certificate_and_a_name_removed_is_dropped(host, run_playbook, address, root, site):
-    name = host.backend.get_hostname()
-    rc, output = run_playbook(CONVERGE, limit=name, tags=site["proxy"],
-                              extra_vars={site["variable"]: site["names"] + [site["more"]]})
-    assert rc == 0, output[-3000:]
-    cert, status = served_certificate(address, site["more"], root)
-    assert dns_names(cert) == set(site["names"]) | {site["more"]} and status == "HTTP/1.1 200 OK"
-    rc, output = run_playbook(CONVERGE, limit=name, tags=site["proxy"])
-    assert rc == 0, output[-3000:]
-    assert dns_names(served_certificate(address, site["names"][0], root)[0]) == set(site["names"])
-    rc, output = run_playbook(CONVERGE, limit=name, tags=site["proxy"])
-    assert rc == 0, output[-3000:]
-    assert re.search(rf"^{name}\s+: ok=\d+\s+changed=0\s", output, re.MULTILINE), output[-3000:]
-
-
 def test_the_playbooks_summary_shows_the_certificate_and_its_last_renewal(host, run_playbook):
     name = host.backend.get_hostname()
     rc, output = run_playbook(SUMMARY, limit=name)
@@ -100,19 +67,3 @@ def test_the_playbooks_summary_shows_the_certificate_and_its_last_renewal(host, 
     summary = as_printed(output)
     assert (f"{name}: certificate webapp for {', '.join(cert['names'])}, serial {cert['serial']}, expires "
             f"{cert['not_after']}; last renewal {last['result'].upper()} at {last['time']}") in summary, output[-3000:]
-
-
-def test_testssl_finds_nothing_not_ok_and_no_compression_for_breach(harness, root, site):
-    """testssl.sh, from the CA's container (a client on the network), trusting pebble's root."""
-    container = harness["harness_git_container"]
-    subprocess.run(["docker", "exec", "-i", container, "sh", "-c", "cat > /tmp/pebble-root.pem"], input=root,
-                   text=True, check=True)
-    scan = subprocess.run(
-        ["docker", "exec", container, "testssl", "--quiet", "--color", "0", "--warnings", "batch", "--add-ca",
-         "/tmp/pebble-root.pem", "--ip", "one", f"https://{site['names'][0]}/"],
-        capture_output=True, text=True, timeout=600, check=False).stdout
-    assert "Chain of trust               Ok" in scan, scan
-    assert re.search(r"BREACH \(CVE-2013-3587\) +no HTTP compression \(OK\)", scan), scan
-    flagged = [line.strip() for line in scan.splitlines()
-               if ("NOT ok" in line or "VULNERABLE" in line) and not any(known in line for known in TESTSSL_KNOWN)]
-    assert flagged == [], scan

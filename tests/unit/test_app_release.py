@@ -385,7 +385,7 @@ class Host:
     """The little of AnsibleModule that draining uses: its parameters and run_command."""
 
     def __init__(self, root):
-        self.params = {"root": str(root), "version": "v1", "user": "root", "group": "root"}
+        self.params = {"root": str(root), "version": "v1", "user": "root", "group": "root", "commands_of": ""}
 
     @staticmethod
     def run_command(argv):
